@@ -1,0 +1,202 @@
+//! The pipeline (SPEC §3–§6): scope by caller and region, window filter, dimension filters,
+//! group key + bucket, counting, rows in total order.
+//!
+//! [`Aggregator`] is mergeable: it accepts tables in any number of batches, in any order, and
+//! two aggregators for the same query merge; every split gives the same [`Summary`] as one
+//! pass. None of `new`, `push`, `merge` or `finish` can fail.
+
+mod plan;
+mod table;
+
+use crate::jobs::JobTable;
+use crate::period::Buckets;
+use crate::query::Query;
+use crate::rows::{Labels, RawRow, Summary, FIELDS};
+use crate::scope::Caller;
+use crate::time::UnixMillis;
+
+/// Counts jobs for one query, batch by batch.
+///
+/// ```
+/// use backup_summaries::{Aggregator, Caller, JobRecord, JobTable, Operation, Query, State, UnixMillis};
+/// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
+/// let query = Query::builder(Operation::Backup).build()?;
+/// let now = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
+/// let job = |ms| JobRecord::new(
+///     "123456789012".parse().unwrap(), "us-east-1".parse().unwrap(), State::Completed,
+///     "EBS".parse().unwrap(), UnixMillis::new(ms));
+/// let a = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_000)]).map_err(|(_, e)| e)?;
+/// let b = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_001)]).map_err(|(_, e)| e)?;
+/// let mut agg = Aggregator::new(&query, &caller, now);
+/// agg.push(&b);
+/// agg.push(&a);
+/// let summary = agg.finish();
+/// assert_eq!(summary.len(), 1);
+/// assert_eq!(summary.total(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Aggregator {
+    query: Query,
+    caller: Caller,
+    summary: Summary,
+}
+
+impl Aggregator {
+    /// An aggregator with nothing counted yet. `now` fixes the window (SPEC §5).
+    #[must_use]
+    pub fn new(query: &Query, caller: &Caller, now: UnixMillis) -> Self {
+        let buckets = Buckets::new(query.period(), query.day_grid(), now);
+        Self {
+            query: query.clone(),
+            caller: caller.clone(),
+            summary: Summary::empty(
+                query.operation(),
+                query.period(),
+                buckets,
+                caller.region().as_str(),
+            ),
+        }
+    }
+
+    /// Counts every job of `table` that the query and caller select.
+    ///
+    /// The table's operation is not checked against the query's: the caller chooses which
+    /// jobs to count.
+    pub fn push(&mut self, table: &JobTable) {
+        let part = count(&self.query, &self.caller, self.summary.buckets, table);
+        let current = std::mem::replace(&mut self.summary, part.empty_like());
+        self.summary = merge(current, part);
+    }
+
+    /// Adds everything `other` counted. `other` should be for the same query, caller and
+    /// `now`; if it is not, its rows are still added as they are.
+    pub fn merge(&mut self, other: Self) {
+        let current = std::mem::replace(&mut self.summary, other.summary.empty_like());
+        self.summary = merge(current, other.summary);
+    }
+
+    /// The rows counted so far, in order.
+    #[must_use]
+    pub fn finish(self) -> Summary {
+        self.summary
+    }
+}
+
+/// Answers `query` for `caller` at `now` over one table: the same as an [`Aggregator`] with
+/// one `push`.
+#[must_use]
+pub fn summarize(query: &Query, caller: &Caller, now: UnixMillis, table: &JobTable) -> Summary {
+    let mut agg = Aggregator::new(query, caller, now);
+    agg.push(table);
+    agg.finish()
+}
+
+/// One table's summary.
+fn count(query: &Query, caller: &Caller, buckets: Buckets, table: &JobTable) -> Summary {
+    let mut summary = Summary::empty(query.operation(), query.period(), buckets, caller.region().as_str());
+    let n = buckets.count();
+    if let Some(p) = plan::Plan::<u64>::new(query, caller, table, n) {
+        summary.rows = table::count(table, &p, buckets);
+        summary.labels = p.labels;
+    } else if let Some(p) = plan::Plan::<u128>::new(query, caller, table, n) {
+        summary.rows = table::count(table, &p, buckets);
+        summary.labels = p.labels;
+    }
+    summary
+}
+
+impl Summary {
+    fn empty_like(&self) -> Self {
+        Self::empty(self.operation, self.period, self.buckets, &self.region)
+    }
+}
+
+/// Merges two summaries of the same query: labels are unioned (staying sorted), ids are
+/// remapped monotonically, and the two sorted row lists are merged, summing equal groups.
+fn merge(a: Summary, b: Summary) -> Summary {
+    if b.rows.is_empty() {
+        return a;
+    }
+    if a.rows.is_empty() {
+        return b;
+    }
+    let mut labels: [Labels; FIELDS] = Default::default();
+    let mut map_a: [Vec<u32>; FIELDS] = Default::default();
+    let mut map_b: [Vec<u32>; FIELDS] = Default::default();
+    for f in 0..FIELDS {
+        (labels[f], map_a[f], map_b[f]) = union(&a.labels[f], &b.labels[f]);
+    }
+    let remap = |r: &RawRow, map: &[Vec<u32>; FIELDS]| RawRow {
+        bucket: r.bucket,
+        ids: std::array::from_fn(|f| map[f].get(r.ids[f] as usize).copied().unwrap_or(0)),
+        count: r.count,
+    };
+    let key = |r: &RawRow| (r.bucket, r.ids);
+    let mut rows = Vec::with_capacity(a.rows.len().max(b.rows.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.rows.len() || j < b.rows.len() {
+        let x = a.rows.get(i).map(|r| remap(r, &map_a));
+        let y = b.rows.get(j).map(|r| remap(r, &map_b));
+        match (x, y) {
+            (Some(x), Some(y)) if key(&x) == key(&y) => {
+                rows.push(RawRow {
+                    count: x.count.saturating_add(y.count),
+                    ..x
+                });
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if key(&x) < key(&y) => {
+                rows.push(x);
+                i += 1;
+            }
+            (_, Some(y)) => {
+                rows.push(y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                rows.push(x);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    Summary { labels, rows, ..a }
+}
+
+/// The sorted union of two sorted label lists, with each side's old-id -> new-id map.
+fn union(a: &Labels, b: &Labels) -> (Labels, Vec<u32>, Vec<u32>) {
+    let mut out: Labels = Vec::with_capacity(a.len().max(b.len()));
+    let (mut ma, mut mb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
+    let (mut i, mut j) = (0, 0);
+    let next_id = |out: &Labels| u32::try_from(out.len()).unwrap_or(u32::MAX);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                ma.push(next_id(&out));
+                mb.push(next_id(&out));
+                out.push(x.clone());
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                ma.push(next_id(&out));
+                out.push(x.clone());
+                i += 1;
+            }
+            (_, Some(y)) => {
+                mb.push(next_id(&out));
+                out.push(y.clone());
+                j += 1;
+            }
+            (Some(x), None) => {
+                ma.push(next_id(&out));
+                out.push(x.clone());
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (out, ma, mb)
+}

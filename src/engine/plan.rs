@@ -1,0 +1,370 @@
+//! A query resolved against one [`JobTable`]: per-symbol lookup tables that turn a record's
+//! interned ids into a group-key offset, and the label each group component stands for.
+//!
+//! This is where SPEC §3 (dimension modes) and §4 (who sees what) become data. It runs once
+//! per query and table, in time proportional to the number of distinct values, never per
+//! record.
+
+use crate::jobs::JobTable;
+use crate::query::{Dimension, Query};
+use crate::record::AccountId;
+use crate::rows::{Labels, FIELDS};
+use crate::schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+use crate::scope::Caller;
+
+/// The literal a collapsed dimension shows (SPEC §3, D).
+pub(crate) const AGGREGATE_ALL: &str = "AGGREGATE_ALL";
+
+/// A group-key width: `u64` when the key space fits, `u128` otherwise.
+pub(crate) trait Key: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {
+    /// The offset of an excluded value. Every real key is below it, and a sum of up to six
+    /// offsets (some of them misses) never wraps, so any miss makes the key `>= MISS`.
+    const MISS: Self;
+    /// Largest key space this width handles (leaves room for the flag bit).
+    const LIMIT: u128;
+    fn from_u128(v: u128) -> Self;
+    fn to_u128(self) -> u128;
+    fn wrapping_add(self, other: Self) -> Self;
+    fn is_miss(self) -> bool;
+}
+
+impl Key for u64 {
+    const MISS: Self = 1 << 60;
+    const LIMIT: u128 = 1 << 56;
+    #[inline]
+    fn from_u128(v: u128) -> Self {
+        u64::try_from(v).unwrap_or(Self::MISS)
+    }
+    #[inline]
+    fn to_u128(self) -> u128 {
+        u128::from(self)
+    }
+    #[inline]
+    fn wrapping_add(self, other: Self) -> Self {
+        u64::wrapping_add(self, other)
+    }
+    #[inline]
+    fn is_miss(self) -> bool {
+        self >= Self::MISS
+    }
+}
+
+impl Key for u128 {
+    const MISS: Self = 1 << 124;
+    const LIMIT: u128 = 1 << 120;
+    #[inline]
+    fn from_u128(v: u128) -> Self {
+        v
+    }
+    #[inline]
+    fn to_u128(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn wrapping_add(self, other: Self) -> Self {
+        u128::wrapping_add(self, other)
+    }
+    #[inline]
+    fn is_miss(self) -> bool {
+        self >= Self::MISS
+    }
+}
+
+/// One dimension resolved: component of each symbol (`None` = excluded) and the labels.
+struct Resolved {
+    comps: Vec<Option<u32>>,
+    labels: Labels,
+}
+
+/// The key layout shared by every table a query runs on: radices and strides, bucket most
+/// significant, then the fields in [`Field::ALL`] order.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    pub(crate) radix: [u32; FIELDS],
+    pub(crate) stride: [u128; FIELDS],
+    pub(crate) bucket_stride: u128,
+    pub(crate) cells: u128,
+}
+
+/// Lookup tables from interned ids to key offsets.
+#[derive(Debug)]
+pub(crate) struct Plan<K> {
+    pub(crate) layout: Layout,
+    pub(crate) labels: [Labels; FIELDS],
+    pub(crate) region: Vec<K>,
+    pub(crate) account: Vec<K>,
+    pub(crate) state: [K; 16],
+    pub(crate) resource_type: Vec<K>,
+    pub(crate) category: Vec<K>,
+    pub(crate) extra: [K; 16],
+    /// Whether no record can match (a filter value absent from the table, say).
+    pub(crate) is_empty: bool,
+}
+
+impl Layout {
+    /// Radices in [`Field::ALL`] order and the bucket count.
+    pub(crate) fn new(radix: [u32; FIELDS], buckets: u8) -> Self {
+        let mut stride = [0u128; FIELDS];
+        let mut acc: u128 = 1;
+        for i in (0..FIELDS).rev() {
+            stride[i] = acc;
+            acc = acc.saturating_mul(u128::from(radix[i].max(1)));
+        }
+        let bucket_stride = acc;
+        let cells = acc.saturating_mul(u128::from(buckets.max(1)));
+        Self {
+            radix,
+            stride,
+            bucket_stride,
+            cells,
+        }
+    }
+
+    /// The bucket and components of a key.
+    #[inline]
+    pub(crate) fn decode(&self, key: u128) -> (u8, [u32; FIELDS]) {
+        let bucket = u8::try_from(key / self.bucket_stride).unwrap_or(u8::MAX);
+        let rest = key % self.bucket_stride;
+        let mut ids = [0u32; FIELDS];
+        for i in 0..FIELDS {
+            let r = u128::from(self.radix[i].max(1));
+            ids[i] = u32::try_from((rest / self.stride[i]) % r).unwrap_or(0);
+        }
+        (bucket, ids)
+    }
+}
+
+impl<K: Key> Plan<K> {
+    /// Resolves `query` for `caller` against `table` with `buckets` buckets. `None` when the
+    /// key space is too large for this key width.
+    pub(crate) fn new(query: &Query, caller: &Caller, table: &JobTable, buckets: u8) -> Option<Self> {
+        let op = query.operation();
+        let scanners = MalwareScanner::ALL.map(|s| (s.code(), s.as_str()));
+        let results = ScanResultStatus::ALL.map(|s| (s.code(), s.as_str()));
+        let fields: [Resolved; FIELDS] = [
+            account(query, caller, table),
+            state(query, op),
+            resource_type(query, table),
+            category(query, table),
+            small(op, Field::MalwareScanner, query.malware_scanner(), &scanners, |v| v.code()),
+            small(op, Field::ScanResultStatus, query.scan_result_status(), &results, |v| v.code()),
+        ];
+        let radix = fields.each_ref().map(|f| u32::try_from(f.labels.len()).unwrap_or(u32::MAX));
+        let layout = Layout::new(radix, buckets);
+        if layout.cells > K::LIMIT {
+            return None;
+        }
+        let offsets = |i: usize| -> Vec<K> {
+            fields[i]
+                .comps
+                .iter()
+                .map(|c| match c {
+                    Some(c) => K::from_u128(u128::from(*c) * layout.stride[i]),
+                    None => K::MISS,
+                })
+                .collect()
+        };
+        let to16 = |v: Vec<K>| -> [K; 16] {
+            let mut out = [K::MISS; 16];
+            for (o, x) in out.iter_mut().zip(v) {
+                *o = x;
+            }
+            out
+        };
+        let scanner = offsets(4);
+        let result = offsets(5);
+        let mut extra = [K::MISS; 16];
+        for (s, &so) in scanner.iter().enumerate().take(4) {
+            for (r, &ro) in result.iter().enumerate().take(4) {
+                if !so.is_miss() && !ro.is_miss() {
+                    extra[s | (r << 2)] = so.wrapping_add(ro);
+                }
+            }
+        }
+        let region_id = table.regions.find(caller.region().as_str());
+        let region = (0..table.regions.len())
+            .map(|id| if region_id == u32::try_from(id).ok() { K::from_u128(0) } else { K::MISS })
+            .collect();
+        let is_empty = region_id.is_none() || fields.iter().any(|f| f.comps.iter().all(Option::is_none));
+        let account = offsets(0);
+        let state = to16(offsets(1));
+        let resource_type = offsets(2);
+        let category = offsets(3);
+        let labels = fields.map(|f| f.labels);
+        Some(Self {
+            layout,
+            labels,
+            region,
+            account,
+            state,
+            resource_type,
+            category,
+            extra,
+            is_empty,
+        })
+    }
+}
+
+/// Builds a resolved dimension from the symbols that pass the filter, each with the label it
+/// shows under `Split`.
+fn split(mut passing: Vec<(usize, Option<Box<str>>)>, symbols: usize) -> Resolved {
+    passing.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut comps = vec![None; symbols];
+    let mut labels: Labels = Vec::new();
+    for (sym, label) in passing {
+        if labels.last() != Some(&label) {
+            labels.push(label);
+        }
+        let id = u32::try_from(labels.len() - 1).unwrap_or(u32::MAX);
+        if let Some(c) = comps.get_mut(sym) {
+            *c = Some(id);
+        }
+    }
+    Resolved { comps, labels }
+}
+
+/// All passing symbols in one group, shown as `label`.
+fn collapse(passing: impl IntoIterator<Item = usize>, symbols: usize, label: Option<&str>) -> Resolved {
+    let mut comps = vec![None; symbols];
+    for sym in passing {
+        if let Some(c) = comps.get_mut(sym) {
+            *c = Some(0);
+        }
+    }
+    Resolved {
+        comps,
+        labels: vec![label.map(Into::into)],
+    }
+}
+
+/// A dimension resolved for `mode`: `value_of(sym)` is the symbol's label (`None` = absent),
+/// `matches(sym)` says whether it passes `Only`, `keep(sym)` applies any other filter.
+fn by_mode<T>(
+    mode: &Dimension<T>,
+    symbols: usize,
+    value_of: impl Fn(usize) -> Option<Box<str>>,
+    only_label: impl Fn(&T) -> Box<str>,
+    matches: impl Fn(usize, &T) -> bool,
+    keep: impl Fn(usize) -> bool,
+) -> Resolved {
+    match mode {
+        Dimension::Collapse => collapse((0..symbols).filter(|&s| keep(s)), symbols, Some(AGGREGATE_ALL)),
+        Dimension::Only(v) => {
+            let label = only_label(v);
+            collapse((0..symbols).filter(|&s| keep(s) && matches(s, v)), symbols, Some(&label))
+        }
+        Dimension::Split => split(
+            (0..symbols).filter(|&s| keep(s)).map(|s| (s, value_of(s))).collect(),
+            symbols,
+        ),
+    }
+}
+
+/// SPEC §4: who sees which account, and what the AccountId column shows.
+fn account(query: &Query, caller: &Caller, table: &JobTable) -> Resolved {
+    let n = table.accounts.len();
+    let id_of = |s: usize| table.accounts.get(s).copied();
+    let own = caller.account();
+    let mode = query.account().cloned().unwrap_or(Dimension::Only(own));
+    if !caller.sees_organization() {
+        // Standalone or member: only its own jobs, whatever AccountId says.
+        let keep = |s: usize| id_of(s) == Some(own);
+        let label: Option<Box<str>> = match mode {
+            Dimension::Collapse => Some(AGGREGATE_ALL.into()),
+            _ => Some(own.to_string().into()),
+        };
+        return collapse((0..n).filter(|&s| keep(s)), n, label.as_deref());
+    }
+    let keep = |s: usize| id_of(s).is_some_and(|a| caller.can_see(a));
+    by_mode(
+        &mode,
+        n,
+        |s| id_of(s).map(|a| a.to_string().into()),
+        |a: &AccountId| a.to_string().into(),
+        |s, a| id_of(s) == Some(*a),
+        keep,
+    )
+}
+
+/// Indexed by state code.
+fn state(query: &Query, op: Operation) -> Resolved {
+    let state_of = |code: usize| {
+        u8::try_from(code)
+            .ok()
+            .and_then(State::from_code)
+            .filter(|s| op.has_state(*s))
+    };
+    by_mode(
+        query.state(),
+        16,
+        |c| state_of(c).map(|s| s.as_str().into()),
+        |s: &State| s.as_str().into(),
+        |c, s| state_of(c) == Some(*s),
+        |c| state_of(c).is_some(),
+    )
+}
+
+fn resource_type(query: &Query, table: &JobTable) -> Resolved {
+    let d = &table.resource_types;
+    let id = |s: usize| u32::try_from(s).unwrap_or(u32::MAX);
+    by_mode(
+        query.resource_type(),
+        d.len(),
+        |s| Some(d.name(id(s)).into()),
+        |v| v.as_str().into(),
+        |s, v| d.name(id(s)) == v.as_str(),
+        |_| true,
+    )
+}
+
+/// Indexed by 0 = absent, 1 + category id.
+fn category(query: &Query, table: &JobTable) -> Resolved {
+    let op = query.operation();
+    let d = &table.categories;
+    let n = d.len() + 1;
+    let name = |s: usize| -> Option<&str> {
+        s.checked_sub(1)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(|i| d.name(i))
+    };
+    if !op.has_field(Field::MessageCategory) {
+        return collapse(0..n, n, None);
+    }
+    let with_issues = query.is_completed_with_issues();
+    by_mode(
+        query.message_category(),
+        n,
+        |s| name(s).map(Into::into),
+        |v| v.as_str().into(),
+        |s, v| name(s) == Some(v.as_str()),
+        |s| !with_issues || name(s).is_some_and(|c| c != "SUCCESS"),
+    )
+}
+
+/// A small enum dimension (scan only), indexed by code (0 = absent).
+fn small<T: Copy + PartialEq>(
+    op: Operation,
+    field: Field,
+    mode: &Dimension<T>,
+    values: &[(u8, &'static str)],
+    code_of: impl Fn(&T) -> u8,
+) -> Resolved {
+    const CODES: usize = 4;
+    if !op.has_field(field) {
+        return collapse(0..CODES, CODES, None);
+    }
+    let name = |c: usize| {
+        values
+            .iter()
+            .find(|(code, _)| usize::from(*code) == c)
+            .map(|(_, n)| *n)
+    };
+    by_mode(
+        mode,
+        CODES,
+        |c| name(c).map(Into::into),
+        |v| name(usize::from(code_of(v))).unwrap_or_default().into(),
+        |c, v| c != 0 && c == usize::from(code_of(v)),
+        |_| true,
+    )
+}

@@ -1,0 +1,231 @@
+//! Every public error of the core: records ([`RecordError`]), queries ([`QueryError`]) and
+//! tokens ([`CursorError`]).
+//!
+//! Messages follow SPEC §8: lower case, naming the field or parameter, the offending value cut
+//! to 64 characters, and what is allowed.
+
+use std::fmt;
+
+use crate::query::Param;
+use crate::schema::Operation;
+
+/// Longest excerpt of an offending value that an error message quotes.
+pub(crate) const MAX_QUOTED_CHARS: usize = 64;
+
+/// Why a job record was rejected (SPEC §2). Every variant names the field at fault.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// A required field is absent.
+    #[error("missing {field}")]
+    Missing {
+        /// The field's wire name, e.g. `CreationDate`.
+        field: &'static str,
+    },
+    /// A field has a value that is not allowed. The value is cut to 64 characters.
+    #[error("invalid {field} {value:?}: expected {expected}")]
+    Invalid {
+        /// The field's wire name.
+        field: &'static str,
+        /// The offending value, cut to 64 characters.
+        value: Box<str>,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// The record's state is not one of its kind's states.
+    #[error("invalid {field} {value:?} for {operation}: expected one of {expected}")]
+    WrongKind {
+        /// The field's wire name (`State`, `Status`, ...).
+        field: &'static str,
+        /// The offending value.
+        value: Box<str>,
+        /// The operation whose table the record was offered to.
+        operation: Operation,
+        /// The allowed values, space separated.
+        expected: Box<str>,
+    },
+    /// The input is not well-formed JSON, or a record is not a JSON object.
+    #[error("malformed record: {detail}")]
+    Malformed {
+        /// What the parser said, cut to 200 characters.
+        detail: Box<str>,
+    },
+}
+
+/// Why a query was rejected (SPEC §3, §8). Every variant names the parameter at fault.
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum QueryError {
+    /// The value is not allowed.
+    Invalid {
+        /// The parameter.
+        param: Param,
+        /// The offending value, cut to 64 characters.
+        value: Box<str>,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// The parameter appeared more than once in the query string.
+    Repeated(Param),
+    /// The parameter or helper does not exist for this operation.
+    Unsupported(Param, Operation),
+    /// The `NextToken` could not be used.
+    Token(CursorError),
+}
+
+/// Why a `NextToken` was rejected (SPEC §7). Opaque: use the `is_*` predicates.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct CursorError {
+    kind: CursorErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum CursorErrorKind {
+    /// Not base64, wrong length, wrong version, bad checksum, bad contents.
+    Malformed,
+    /// Issued for another operation, query or caller.
+    Foreign,
+    /// Its pinned `now` is later than the current `now`.
+    Future,
+    /// Its pinned `now` is older than the token lifetime.
+    Expired,
+}
+
+impl RecordError {
+    /// An [`RecordError::Invalid`] with the value cut to 64 characters.
+    pub(crate) fn invalid(field: &'static str, value: &str, expected: &'static str) -> Self {
+        Self::Invalid {
+            field,
+            value: cut(value),
+            expected,
+        }
+    }
+
+    /// The field at fault, if the error names one.
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Missing { field }
+            | Self::Invalid { field, .. }
+            | Self::WrongKind { field, .. } => Some(field),
+            Self::Malformed { .. } => None,
+        }
+    }
+}
+
+impl QueryError {
+    /// The parameter at fault.
+    #[must_use]
+    pub fn param(&self) -> Param {
+        match self {
+            Self::Invalid { param: p, .. } | Self::Repeated(p) | Self::Unsupported(p, _) => *p,
+            Self::Token(_) => Param::NextToken,
+        }
+    }
+
+    pub(crate) fn invalid(param: Param, value: &str, expected: &'static str) -> Self {
+        Self::Invalid {
+            param,
+            value: cut(value),
+            expected,
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid {
+                param,
+                value,
+                expected,
+            } => write!(f, "invalid {param} {value:?}: expected {expected}"),
+            Self::Repeated(p) => write!(f, "parameter {p} given more than once"),
+            Self::Unsupported(p, op) => write!(f, "parameter {p} does not exist for {op}"),
+            Self::Token(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Token(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<CursorError> for QueryError {
+    fn from(e: CursorError) -> Self {
+        Self::Token(e)
+    }
+}
+
+impl CursorError {
+    pub(crate) const fn new(kind: CursorErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// The token does not decode: not URL-safe base64, wrong length or version, or a failed
+    /// checksum (any edited character).
+    #[must_use]
+    pub fn is_malformed(&self) -> bool {
+        self.kind == CursorErrorKind::Malformed
+    }
+
+    /// The token was issued for another operation, query or caller.
+    #[must_use]
+    pub fn is_foreign(&self) -> bool {
+        self.kind == CursorErrorKind::Foreign
+    }
+
+    /// The token's pinned `now` lies after the current `now`.
+    #[must_use]
+    pub fn is_future(&self) -> bool {
+        self.kind == CursorErrorKind::Future
+    }
+
+    /// The token is older than the token lifetime.
+    #[must_use]
+    pub fn is_expired(&self) -> bool {
+        self.kind == CursorErrorKind::Expired
+    }
+}
+
+impl fmt::Display for CursorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.kind {
+            CursorErrorKind::Malformed => "it does not decode",
+            CursorErrorKind::Foreign => "it was issued for another operation, query or caller",
+            CursorErrorKind::Future => "it was issued for a time after now",
+            CursorErrorKind::Expired => "it has expired",
+        };
+        write!(
+            f,
+            "invalid NextToken: {why}; expected a NextToken returned by the previous page of this same query"
+        )
+    }
+}
+
+impl std::error::Error for CursorError {}
+
+/// `value` cut to its first 64 characters.
+pub(crate) fn cut(value: &str) -> Box<str> {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((i, _)) => value[..i].into(),
+        None => value.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_keeps_64_chars() {
+        assert_eq!(cut(&"a".repeat(100)).len(), 64);
+        assert_eq!(&*cut("é".repeat(70).as_str()), "é".repeat(64));
+        assert_eq!(&*cut("short"), "short");
+    }
+}

@@ -1,0 +1,106 @@
+//! # backup-summaries
+//!
+//! The AWS Backup job-summary API — `ListBackupJobSummaries`, `ListCopyJobSummaries`,
+//! `ListRestoreJobSummaries` and `ListScanJobSummaries` — as a pure, embeddable aggregation
+//! engine: job records, a query, the caller and `now` go in; summary rows come out, exactly
+//! as the crate's SPEC says, byte for byte the same for the same inputs.
+//!
+//! ```
+//! use backup_summaries::{
+//!     summarize, Caller, Dimension, JobRecord, JobTable, Operation, Query, State, UnixMillis,
+//! };
+//! let me = "123456789012".parse()?;
+//! let caller = Caller::new(me, "us-east-1".parse()?);
+//! let mut jobs = JobTable::new(Operation::Backup);
+//! for (state, ms) in [(State::Completed, 1_795_690_000_000), (State::Failed, 1_795_690_000_001)] {
+//!     jobs.push(&JobRecord::new(me, "us-east-1".parse()?, state, "EBS".parse()?, UnixMillis::new(ms)))?;
+//! }
+//! let query = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
+//! let now = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
+//! let summary = summarize(&query, &caller, now, &jobs);
+//! let lines: Vec<String> = summary.rows().map(|r| r.to_string()).collect();
+//! assert_eq!(lines, [
+//!     "2026-11-26T00:00:00.000Z 2026-11-27T00:00:00.000Z us-east-1 123456789012 COMPLETED AGGREGATE_ALL AGGREGATE_ALL 1",
+//!     "2026-11-26T00:00:00.000Z 2026-11-27T00:00:00.000Z us-east-1 123456789012 FAILED AGGREGATE_ALL AGGREGATE_ALL 1",
+//! ]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Calling contract
+//!
+//! The core does no I/O and reads no clock, environment or randomness: the caller passes
+//! `now`, the [`Caller`] (account, region, organization) and, at the wire layer, the request
+//! id. Records and queries are checked once, at the edge ([`JobRecord`], [`JobTable::push`],
+//! [`Query::from_pairs`], [`QueryBuilder::build`]); after that [`Aggregator::push`],
+//! [`Aggregator::merge`], [`Aggregator::finish`] and [`summarize`] cannot fail.
+//!
+//! 1. Ingest jobs into a [`JobTable`] per operation (interned, compact, ordered by
+//!    CreationDate).
+//! 2. Build or parse a [`Query`].
+//! 3. [`summarize`] it (or feed an [`Aggregator`] several tables and [`Aggregator::merge`]
+//!    partial aggregators) and read the [`Summary`] rows in their total order.
+//!
+//! ## Semantics
+//!
+//! See SPEC §3–§6 and the README: each dimension is a specific value (filter), `ANY` (one
+//! group per value) or `AGGREGATE_ALL` (one group, shown as the literal `AGGREGATE_ALL`);
+//! only the caller's region is counted; members and standalone accounts see only their own
+//! jobs, management accounts and delegated administrators their organization's; rows fall
+//! into UTC-day buckets ending with today; rows are ordered by StartTime, Region, AccountId,
+//! State, ResourceType and the remaining dimensions, bytewise, absent first.
+//!
+//! ## Where AWS is silent
+//!
+//! Decisions marked (D) in SPEC, each with a test named after it in `tests/silent.rs`:
+//!
+//! - **omitted dimensions collapse**: an omitted State, ResourceType, MessageCategory,
+//!   MalwareScanner or ScanResultStatus means `AGGREGATE_ALL`.
+//! - **collapsed rows show `AGGREGATE_ALL`**: a collapsed dimension's row value is the literal
+//!   string `AGGREGATE_ALL`.
+//! - **period defaults to one day**: an omitted AggregationPeriod is `ONE_DAY`.
+//! - **page size defaults to 500**: an omitted MaxResults is 500.
+//! - **categories are case-insensitive and shown upper case**: `Success` and `SUCCESS` are
+//!   one category, shown `SUCCESS`.
+//! - **the window ends with today**: ONE_DAY is the 14 days `today-13 ..= today`, SEVEN_DAYS
+//!   and FOURTEEN_DAYS one bucket ending at `today+1 00:00`; a job created later today still
+//!   counts. [`DayGrid::PriorFullDays`] shifts the grid one day back.
+//! - **empty buckets give no rows**, and no row ever has `Count = 0`.
+//! - **an empty MessageCategory in a record is absent** (wire ingestion).
+//! - **"completed with issues" needs a category**: a COMPLETED job with no MessageCategory is
+//!   not counted as completed with issues.
+//!
+//! ## Crate features
+//!
+//! - `wire` (default): the REST-JSON layer (query strings, list-API job documents, response
+//!   bodies). Without it the crate needs no serde.
+//!
+//! ## MSRV
+//!
+//! Rust 1.81.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+mod engine;
+mod error;
+mod jobs;
+mod period;
+mod query;
+mod record;
+mod rows;
+mod schema;
+mod scope;
+mod time;
+
+pub use engine::{summarize, Aggregator};
+pub use error::{CursorError, QueryError, RecordError};
+pub use jobs::JobTable;
+pub use period::{AggregationPeriod, DayGrid};
+pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
+pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
+pub use rows::{Row, Summary, SummaryRow};
+pub use schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+pub use scope::{Caller, Organization, Role};
+pub use time::UnixMillis;

@@ -1,0 +1,208 @@
+//! Aggregation periods and the UTC-day bucket grid of SPEC §5 (integer math only).
+//!
+//! Every bucket is a whole number of UTC days, half-open `[start, end)`, keyed on a job's
+//! CreationDate. The grid is computed from `now`, which is always an argument.
+
+use std::fmt;
+
+use crate::time::{UnixMillis, DAY_MS};
+
+/// How wide each bucket is, and so how many buckets a query has (SPEC §5).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub enum AggregationPeriod {
+    /// 14 one-day buckets (the default, D).
+    #[default]
+    OneDay,
+    /// One bucket of the last 7 days.
+    SevenDays,
+    /// One bucket of the last 14 days.
+    FourteenDays,
+}
+
+/// Where the grid ends (SPEC §5).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub enum DayGrid {
+    /// The last bucket ends at `today + 1 day`: today's jobs count (the default, D).
+    #[default]
+    ThroughToday,
+    /// The grid is shifted one day back: windows end at `today 00:00`, so only full days count.
+    PriorFullDays,
+}
+
+/// The buckets of one query: `count` buckets of `days` days each, the first starting on UTC
+/// day `first_day` (days since the epoch).
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub(crate) struct Buckets {
+    first_day: i64,
+    days: i64,
+    count: u8,
+}
+
+impl AggregationPeriod {
+    /// All periods.
+    pub const ALL: [Self; 3] = [Self::OneDay, Self::SevenDays, Self::FourteenDays];
+
+    /// The AWS spelling, e.g. `ONE_DAY`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OneDay => "ONE_DAY",
+            Self::SevenDays => "SEVEN_DAYS",
+            Self::FourteenDays => "FOURTEEN_DAYS",
+        }
+    }
+
+    /// The period spelled `s` (case-sensitive).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|p| p.as_str() == s)
+    }
+
+    /// (days per bucket, number of buckets).
+    const fn shape(self) -> (i64, u8) {
+        match self {
+            Self::OneDay => (1, 14),
+            Self::SevenDays => (7, 1),
+            Self::FourteenDays => (14, 1),
+        }
+    }
+
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            Self::OneDay => 1,
+            Self::SevenDays => 2,
+            Self::FourteenDays => 3,
+        }
+    }
+}
+
+impl fmt::Display for AggregationPeriod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl DayGrid {
+    pub(crate) const fn code(self) -> u8 {
+        match self {
+            Self::ThroughToday => 0,
+            Self::PriorFullDays => 1,
+        }
+    }
+}
+
+impl Buckets {
+    /// The grid for `period` at `now`.
+    pub(crate) fn new(period: AggregationPeriod, grid: DayGrid, now: UnixMillis) -> Self {
+        let (days, count) = period.shape();
+        let last_day = match grid {
+            DayGrid::ThroughToday => now.day(),
+            DayGrid::PriorFullDays => now.day() - 1,
+        };
+        // now.day() is within ±1.1e11, so this cannot overflow.
+        let first_day = last_day + 1 - days * i64::from(count);
+        Self {
+            first_day,
+            days,
+            count,
+        }
+    }
+
+    /// Number of buckets.
+    pub(crate) const fn count(self) -> u8 {
+        self.count
+    }
+
+    /// The bucket holding UTC day `day`, if any.
+    #[inline]
+    pub(crate) fn of_day(self, day: i64) -> Option<u8> {
+        let offset = day.checked_sub(self.first_day)?;
+        if offset < 0 {
+            return None;
+        }
+        let b = offset / self.days;
+        if b < i64::from(self.count) {
+            u8::try_from(b).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The bucket holding `at`, if any.
+    #[inline]
+    pub(crate) fn of(self, at: UnixMillis) -> Option<u8> {
+        self.of_day(at.day())
+    }
+
+    /// First millisecond of bucket `b` (saturating at the ends of time).
+    pub(crate) fn start(self, b: u8) -> UnixMillis {
+        let day = self.first_day + i64::from(b) * self.days;
+        UnixMillis::new(day.saturating_mul(DAY_MS))
+    }
+
+    /// First millisecond after bucket `b` (saturating at the ends of time).
+    pub(crate) fn end(self, b: u8) -> UnixMillis {
+        let day = self.first_day + (i64::from(b) + 1) * self.days;
+        UnixMillis::new(day.saturating_mul(DAY_MS))
+    }
+
+    /// Start of the whole window.
+    pub(crate) fn window_start(self) -> UnixMillis {
+        self.start(0)
+    }
+
+    /// End of the whole window.
+    pub(crate) fn window_end(self) -> UnixMillis {
+        self.end(self.count.saturating_sub(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: UnixMillis = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
+    const TODAY: i64 = 1_795_651_200_000; // 2026-11-26T00:00:00Z
+
+    #[test]
+    fn one_day_has_fourteen_buckets_ending_tomorrow() {
+        let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, NOW);
+        assert_eq!(b.count(), 14);
+        assert_eq!(b.start(13).as_millis(), TODAY);
+        assert_eq!(b.end(13).as_millis(), TODAY + DAY_MS);
+        assert_eq!(b.window_start().as_millis(), TODAY - 13 * DAY_MS);
+        assert_eq!(b.of(UnixMillis::new(TODAY - 13 * DAY_MS)), Some(0));
+        assert_eq!(b.of(UnixMillis::new(TODAY - 13 * DAY_MS - 1)), None);
+        assert_eq!(b.of(UnixMillis::new(TODAY + DAY_MS - 1)), Some(13));
+        assert_eq!(b.of(UnixMillis::new(TODAY + DAY_MS)), None);
+        assert_eq!(b.of(UnixMillis::new(TODAY - 1)), Some(12));
+    }
+
+    #[test]
+    fn seven_and_fourteen_days_are_one_bucket() {
+        let b = Buckets::new(AggregationPeriod::SevenDays, DayGrid::ThroughToday, NOW);
+        assert_eq!((b.count(), b.start(0).as_millis()), (1, TODAY - 6 * DAY_MS));
+        assert_eq!(b.end(0).as_millis(), TODAY + DAY_MS);
+        let b = Buckets::new(AggregationPeriod::FourteenDays, DayGrid::ThroughToday, NOW);
+        assert_eq!((b.count(), b.start(0).as_millis()), (1, TODAY - 13 * DAY_MS));
+        assert_eq!(b.of(UnixMillis::new(TODAY + DAY_MS - 1)), Some(0));
+    }
+
+    #[test]
+    fn prior_full_days_shifts_the_grid_back_one_day() {
+        let b = Buckets::new(AggregationPeriod::SevenDays, DayGrid::PriorFullDays, NOW);
+        assert_eq!(b.start(0).as_millis(), TODAY - 7 * DAY_MS);
+        assert_eq!(b.end(0).as_millis(), TODAY);
+        assert_eq!(b.of(UnixMillis::new(TODAY)), None);
+    }
+
+    #[test]
+    fn extreme_now_does_not_overflow() {
+        for now in [i64::MIN, i64::MAX] {
+            let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, UnixMillis::new(now));
+            let _ = (b.start(0), b.end(13), b.of(UnixMillis::new(0)), b.of(UnixMillis::new(now)));
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! Queries: validated parameters with every default of SPEC §3 applied.
+//!
+//! A [`Query`] is built either in Rust with [`Query::builder`] or from `(name, value)` pairs
+//! by AWS parameter name with [`Query::from_pairs`]. Either way it is checked once; after that
+//! the engine cannot fail.
+
+use std::fmt;
+
+use crate::error::QueryError;
+use crate::period::{AggregationPeriod, DayGrid};
+use crate::record::{AccountId, MessageCategory, ResourceType};
+use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+
+/// How one dimension (account, state, ...) shapes the output rows (SPEC §3).
+#[expect(clippy::exhaustive_enums, reason = "the three AWS modes; closed by definition")]
+#[derive(Clone, Debug, Default, Eq, Hash, PartialEq)]
+pub enum Dimension<T> {
+    /// No filter, one group; rows show the literal `AGGREGATE_ALL` (wire: `AGGREGATE_ALL`).
+    #[default]
+    Collapse,
+    /// Keep only records with this value; rows show it.
+    Only(T),
+    /// No filter, one group per distinct value present (wire: `ANY`).
+    Split,
+}
+
+/// A query parameter, by its AWS name.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub enum Param {
+    /// `AccountId`.
+    AccountId,
+    /// `State`.
+    State,
+    /// `ResourceType`.
+    ResourceType,
+    /// `MessageCategory`.
+    MessageCategory,
+    /// `MalwareScanner`.
+    MalwareScanner,
+    /// `ScanResultStatus`.
+    ScanResultStatus,
+    /// `AggregationPeriod`.
+    AggregationPeriod,
+    /// `MaxResults`.
+    MaxResults,
+    /// `NextToken`.
+    NextToken,
+}
+
+/// Rows per page: 1..=1000, default 500 (SPEC §7).
+#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+pub struct MaxResults(u16);
+
+/// A validated query for one operation (SPEC §3).
+///
+/// ```
+/// use backup_summaries::{Dimension, Operation, Query, State};
+/// let built = Query::builder(Operation::Backup).state(Dimension::Split).build()?;
+/// let parsed = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
+/// assert_eq!(built, parsed);
+/// assert_eq!(built.state(), &Dimension::Split);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Eq, Hash, PartialEq)]
+pub struct Query {
+    operation: Operation,
+    account: Option<Dimension<AccountId>>,
+    state: Dimension<State>,
+    resource_type: Dimension<ResourceType>,
+    message_category: Dimension<MessageCategory>,
+    malware_scanner: Dimension<MalwareScanner>,
+    scan_result_status: Dimension<ScanResultStatus>,
+    with_issues: bool,
+    period: AggregationPeriod,
+    grid: DayGrid,
+    max_results: MaxResults,
+    next_token: Option<Box<str>>,
+}
+
+/// Builds a [`Query`] in Rust; [`QueryBuilder::build`] checks it.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct QueryBuilder {
+    query: Query,
+    max_results: u32,
+}
+
+impl Param {
+    /// Every parameter.
+    pub const ALL: [Self; 9] = [
+        Self::AccountId,
+        Self::State,
+        Self::ResourceType,
+        Self::MessageCategory,
+        Self::MalwareScanner,
+        Self::ScanResultStatus,
+        Self::AggregationPeriod,
+        Self::MaxResults,
+        Self::NextToken,
+    ];
+
+    /// The AWS parameter name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountId => "AccountId",
+            Self::State => "State",
+            Self::ResourceType => "ResourceType",
+            Self::MessageCategory => "MessageCategory",
+            Self::MalwareScanner => "MalwareScanner",
+            Self::ScanResultStatus => "ScanResultStatus",
+            Self::AggregationPeriod => "AggregationPeriod",
+            Self::MaxResults => "MaxResults",
+            Self::NextToken => "NextToken",
+        }
+    }
+
+    /// The parameter named `name` (case-sensitive), if it exists for `operation`.
+    #[must_use]
+    pub fn parse(operation: Operation, name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == name)
+            .filter(|p| p.exists_for(operation))
+    }
+
+    /// Whether `operation` has this parameter.
+    #[must_use]
+    pub fn exists_for(self, operation: Operation) -> bool {
+        match self {
+            Self::MessageCategory => matches!(operation, Operation::Backup | Operation::Copy),
+            Self::MalwareScanner | Self::ScanResultStatus => operation == Operation::Scan,
+            _ => true,
+        }
+    }
+}
+
+impl fmt::Display for Param {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl MaxResults {
+    /// The largest page.
+    pub const MAX: Self = Self(1000);
+    /// The default page size (D).
+    pub const DEFAULT: Self = Self(500);
+
+    /// `n` rows per page, if `n` is in 1..=1000.
+    #[must_use]
+    pub fn new(n: u32) -> Option<Self> {
+        u16::try_from(n).ok().filter(|n| (1..=1000).contains(n)).map(Self)
+    }
+
+    /// Rows per page.
+    #[must_use]
+    pub const fn get(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl Default for MaxResults {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+const EXPECT_ACCOUNT: &str = "12 digits, ANY or AGGREGATE_ALL";
+const EXPECT_NAME: &str = "1 to 50 characters, ANY or AGGREGATE_ALL";
+const EXPECT_SCANNER: &str = "GUARDDUTY, ANY or AGGREGATE_ALL";
+const EXPECT_SCAN_RESULT: &str = "NO_THREATS_FOUND, THREATS_FOUND, ANY or AGGREGATE_ALL";
+const EXPECT_PERIOD: &str = "ONE_DAY, SEVEN_DAYS or FOURTEEN_DAYS";
+const EXPECT_MAX_RESULTS: &str = "an integer from 1 to 1000";
+const EXPECT_TOKEN: &str = "a NextToken returned by the previous page";
+
+/// What the State parameter of `operation` allows.
+const fn expect_state(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Backup => "CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED, PARTIAL, ANY or AGGREGATE_ALL",
+        Operation::Copy => "CREATED, RUNNING, ABORTING, ABORTED, COMPLETING, COMPLETED, FAILING, FAILED, PARTIAL, ANY or AGGREGATE_ALL",
+        Operation::Restore => "CREATED, PENDING, RUNNING, ABORTED, COMPLETED, FAILED, ANY or AGGREGATE_ALL",
+        Operation::Scan => "CREATED, RUNNING, COMPLETED, COMPLETED_WITH_ISSUES, FAILED, CANCELED, ANY or AGGREGATE_ALL",
+    }
+}
+
+impl Query {
+    /// A builder with every default of SPEC §3.
+    pub fn builder(operation: Operation) -> QueryBuilder {
+        QueryBuilder {
+            query: Self {
+                operation,
+                account: None,
+                state: Dimension::Collapse,
+                resource_type: Dimension::Collapse,
+                message_category: Dimension::Collapse,
+                malware_scanner: Dimension::Collapse,
+                scan_result_status: Dimension::Collapse,
+                with_issues: false,
+                period: AggregationPeriod::OneDay,
+                grid: DayGrid::ThroughToday,
+                max_results: MaxResults::DEFAULT,
+                next_token: None,
+            },
+            max_results: u32::from(MaxResults::DEFAULT.0),
+        }
+    }
+
+    /// Parses `(name, value)` pairs by AWS parameter name (already percent-decoded).
+    ///
+    /// Names are case-sensitive. Names the operation does not have are ignored (SPEC §3);
+    /// a parameter given twice is an error.
+    ///
+    /// # Errors
+    /// A [`QueryError`] naming the first parameter at fault (SPEC §8).
+    pub fn from_pairs<I, K, V>(operation: Operation, pairs: I) -> Result<Self, QueryError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut seen = [false; Param::ALL.len()];
+        let mut b = Self::builder(operation);
+        for (name, value) in pairs {
+            let Some(param) = Param::parse(operation, name.as_ref()) else {
+                continue;
+            };
+            let slot = &mut seen[param as usize];
+            if std::mem::replace(slot, true) {
+                return Err(QueryError::Repeated(param));
+            }
+            b = b.parse_param(param, value.as_ref())?;
+        }
+        b.build()
+    }
+
+    /// The operation.
+    #[must_use]
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The account dimension; `None` means the caller's own account (the AWS default).
+    #[must_use]
+    pub fn account(&self) -> Option<&Dimension<AccountId>> {
+        self.account.as_ref()
+    }
+
+    /// The state dimension.
+    #[must_use]
+    pub fn state(&self) -> &Dimension<State> {
+        &self.state
+    }
+
+    /// The resource type dimension.
+    #[must_use]
+    pub fn resource_type(&self) -> &Dimension<ResourceType> {
+        &self.resource_type
+    }
+
+    /// The message category dimension (always `Collapse` for restore and scan).
+    #[must_use]
+    pub fn message_category(&self) -> &Dimension<MessageCategory> {
+        &self.message_category
+    }
+
+    /// The malware scanner dimension (always `Collapse` except for scan).
+    #[must_use]
+    pub fn malware_scanner(&self) -> &Dimension<MalwareScanner> {
+        &self.malware_scanner
+    }
+
+    /// The scan result dimension (always `Collapse` except for scan).
+    #[must_use]
+    pub fn scan_result_status(&self) -> &Dimension<ScanResultStatus> {
+        &self.scan_result_status
+    }
+
+    /// Whether only jobs "completed with issues" are counted (see
+    /// [`QueryBuilder::completed_with_issues`]).
+    #[must_use]
+    pub fn is_completed_with_issues(&self) -> bool {
+        self.with_issues
+    }
+
+    /// The aggregation period.
+    #[must_use]
+    pub fn period(&self) -> AggregationPeriod {
+        self.period
+    }
+
+    /// Where the day grid ends.
+    #[must_use]
+    pub fn day_grid(&self) -> DayGrid {
+        self.grid
+    }
+
+    /// Rows per page.
+    #[must_use]
+    pub fn max_results(&self) -> MaxResults {
+        self.max_results
+    }
+
+    /// The raw `NextToken`, if this query continues an earlier one.
+    #[must_use]
+    pub fn next_token(&self) -> Option<&str> {
+        self.next_token.as_deref()
+    }
+
+    /// This query with another page size.
+    #[must_use]
+    pub fn with_max_results(mut self, max_results: MaxResults) -> Self {
+        self.max_results = max_results;
+        self
+    }
+
+    /// This query continuing from `token` (or from the start with `None`).
+    #[must_use]
+    pub fn with_next_token(mut self, token: Option<&str>) -> Self {
+        self.next_token = token.map(Into::into);
+        self
+    }
+}
+
+impl QueryBuilder {
+    /// The account dimension (default: the caller's own account).
+    pub fn account(mut self, account: Dimension<AccountId>) -> Self {
+        self.query.account = Some(account);
+        self
+    }
+
+    /// The state dimension (default `Collapse`, D).
+    pub fn state(mut self, state: Dimension<State>) -> Self {
+        self.query.state = state;
+        self
+    }
+
+    /// The resource type dimension (default `Collapse`, D).
+    pub fn resource_type(mut self, resource_type: Dimension<ResourceType>) -> Self {
+        self.query.resource_type = resource_type;
+        self
+    }
+
+    /// The message category dimension (backup and copy; default `Collapse`, D).
+    pub fn message_category(mut self, category: Dimension<MessageCategory>) -> Self {
+        self.query.message_category = category;
+        self
+    }
+
+    /// The malware scanner dimension (scan; default `Collapse`, D).
+    pub fn malware_scanner(mut self, scanner: Dimension<MalwareScanner>) -> Self {
+        self.query.malware_scanner = scanner;
+        self
+    }
+
+    /// The scan result dimension (scan; default `Collapse`, D).
+    pub fn scan_result_status(mut self, status: Dimension<ScanResultStatus>) -> Self {
+        self.query.scan_result_status = status;
+        self
+    }
+
+    /// Only jobs "completed with issues", as the AWS console shows them (SPEC §3).
+    ///
+    /// For backup and copy: State `COMPLETED` with a MessageCategory present and other than
+    /// `SUCCESS` (a job without a category is not counted, D). Sets State to `COMPLETED`; the
+    /// MessageCategory dimension still chooses how the rows are split. For scan: State
+    /// `COMPLETED_WITH_ISSUES`. Restore has no such notion: [`QueryBuilder::build`] fails.
+    pub fn completed_with_issues(mut self) -> Self {
+        if self.query.operation == Operation::Scan {
+            self.query.state = Dimension::Only(State::CompletedWithIssues);
+        } else {
+            self.query.state = Dimension::Only(State::Completed);
+            self.query.with_issues = true;
+        }
+        self
+    }
+
+    /// The aggregation period (default `OneDay`, D).
+    pub fn period(mut self, period: AggregationPeriod) -> Self {
+        self.query.period = period;
+        self
+    }
+
+    /// Where the day grid ends (default `ThroughToday`, D).
+    pub fn day_grid(mut self, grid: DayGrid) -> Self {
+        self.query.grid = grid;
+        self
+    }
+
+    /// Rows per page, 1..=1000 (default 500, D).
+    pub fn max_results(mut self, n: u32) -> Self {
+        self.max_results = n;
+        self
+    }
+
+    /// Continue from a `NextToken` of an earlier page.
+    pub fn next_token(mut self, token: impl Into<Box<str>>) -> Self {
+        self.query.next_token = Some(token.into());
+        self
+    }
+
+    /// Checks the query.
+    ///
+    /// # Errors
+    /// [`QueryError::Invalid`] for a state the operation does not have or a page size outside
+    /// 1..=1000; [`QueryError::Unsupported`] for a dimension or helper the operation lacks.
+    pub fn build(self) -> Result<Query, QueryError> {
+        let q = self.query;
+        let op = q.operation;
+        if let Dimension::Only(s) = q.state {
+            if !op.has_state(s) {
+                return Err(QueryError::invalid(Param::State, s.as_str(), expect_state(op)));
+            }
+        }
+        let unsupported = |p: Param| QueryError::Unsupported(p, op);
+        if !Param::MessageCategory.exists_for(op)
+            && (q.message_category != Dimension::Collapse || q.with_issues)
+        {
+            return Err(unsupported(Param::MessageCategory));
+        }
+        if !Param::MalwareScanner.exists_for(op) && q.malware_scanner != Dimension::Collapse {
+            return Err(unsupported(Param::MalwareScanner));
+        }
+        if !Param::ScanResultStatus.exists_for(op) && q.scan_result_status != Dimension::Collapse {
+            return Err(unsupported(Param::ScanResultStatus));
+        }
+        let max_results = MaxResults::new(self.max_results).ok_or_else(|| {
+            QueryError::invalid(
+                Param::MaxResults,
+                &self.max_results.to_string(),
+                EXPECT_MAX_RESULTS,
+            )
+        })?;
+        Ok(Query { max_results, ..q })
+    }
+
+    /// Applies one wire parameter.
+    fn parse_param(self, param: Param, value: &str) -> Result<Self, QueryError> {
+        let op = self.query.operation;
+        let bad = |expected| QueryError::invalid(param, value, expected);
+        Ok(match param {
+            Param::AccountId => {
+                let d = mode(value, |v| AccountId::parse(v).ok()).ok_or_else(|| bad(EXPECT_ACCOUNT))?;
+                self.account(d)
+            }
+            Param::State => {
+                let d = mode(value, |v| State::parse(op, v)).ok_or_else(|| bad(expect_state(op)))?;
+                self.state(d)
+            }
+            Param::ResourceType => {
+                let d = mode(value, |v| ResourceType::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+                self.resource_type(d)
+            }
+            Param::MessageCategory => {
+                let d = mode(value, |v| MessageCategory::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+                self.message_category(d)
+            }
+            Param::MalwareScanner => {
+                let d = mode(value, MalwareScanner::parse).ok_or_else(|| bad(EXPECT_SCANNER))?;
+                self.malware_scanner(d)
+            }
+            Param::ScanResultStatus => {
+                let d = mode(value, ScanResultStatus::parse).ok_or_else(|| bad(EXPECT_SCAN_RESULT))?;
+                self.scan_result_status(d)
+            }
+            Param::AggregationPeriod => {
+                self.period(AggregationPeriod::parse(value).ok_or_else(|| bad(EXPECT_PERIOD))?)
+            }
+            Param::MaxResults => {
+                let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS))?;
+                self.max_results(n)
+            }
+            Param::NextToken => {
+                if value.is_empty() {
+                    return Err(bad(EXPECT_TOKEN));
+                }
+                self.next_token(value)
+            }
+        })
+    }
+}
+
+/// `ANY`, `AGGREGATE_ALL` or a specific value.
+fn mode<T>(value: &str, specific: impl FnOnce(&str) -> Option<T>) -> Option<Dimension<T>> {
+    match value {
+        "ANY" => Some(Dimension::Split),
+        "AGGREGATE_ALL" => Some(Dimension::Collapse),
+        v => specific(v).map(Dimension::Only),
+    }
+}
+
+/// Decimal digits naming an integer in 1..=1000.
+fn parse_max_results(value: &str) -> Option<u32> {
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse::<u32>().ok().filter(|n| MaxResults::new(*n).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply() -> Result<(), QueryError> {
+        let q = Query::from_pairs(Operation::Backup, std::iter::empty::<(&str, &str)>())?;
+        assert_eq!(q.account(), None);
+        assert_eq!(q.state(), &Dimension::Collapse);
+        assert_eq!(q.period(), AggregationPeriod::OneDay);
+        assert_eq!(q.max_results(), MaxResults::DEFAULT);
+        Ok(())
+    }
+
+    #[test]
+    fn foreign_parameters_are_ignored() -> Result<(), QueryError> {
+        let q = Query::from_pairs(
+            Operation::Restore,
+            [("MessageCategory", "x"), ("MessageCategory", "y"), ("Bogus", "1")],
+        )?;
+        assert_eq!(q.message_category(), &Dimension::Collapse);
+        Ok(())
+    }
+
+    #[test]
+    fn max_results_bounds() {
+        for bad in ["0", "1001", "-1", "+5", "1e3", "", " 5", "99999999999999999999"] {
+            let r = Query::from_pairs(Operation::Backup, [("MaxResults", bad)]);
+            assert!(matches!(r, Err(QueryError::Invalid { param: Param::MaxResults, .. })), "{bad:?}");
+        }
+        for good in ["1", "1000", "0500"] {
+            assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
+        }
+    }
+
+    #[test]
+    fn builder_rejects_foreign_dimensions() {
+        let r = Query::builder(Operation::Restore).completed_with_issues().build();
+        assert_eq!(r, Err(QueryError::Unsupported(Param::MessageCategory, Operation::Restore)));
+        let r = Query::builder(Operation::Backup).state(Dimension::Only(State::Canceled)).build();
+        assert!(matches!(r, Err(QueryError::Invalid { param: Param::State, .. })));
+    }
+}

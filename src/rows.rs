@@ -1,0 +1,220 @@
+//! Summary rows in the total order of SPEC §6, and [`Summary`], the finished answer.
+//!
+//! A summary keeps its rows as small integer tuples plus, per dimension, the labels those
+//! integers stand for. Label ids are assigned in label order (absent first), and rows are
+//! sorted by `(bucket, ids...)`, so id order is exactly the bytewise order of SPEC §6.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::period::{AggregationPeriod, Buckets};
+use crate::schema::{Field, Operation};
+use crate::time::UnixMillis;
+
+/// Number of dimensions a row can carry ([`Field::ALL`]).
+pub(crate) const FIELDS: usize = 6;
+
+/// One row of a summary, owned (SPEC §1, §6). Ordering is the total order of SPEC §6.
+///
+/// Field values are the strings the wire shows: `AGGREGATE_ALL` for a collapsed dimension,
+/// `None` for an absent one (a dimension the operation lacks, or a job without a category
+/// under `ANY`).
+#[derive(Clone, Debug, Eq, Hash, PartialEq)]
+pub struct Row {
+    /// Bucket start.
+    pub start_time: UnixMillis,
+    /// Bucket end (exclusive).
+    pub end_time: UnixMillis,
+    /// The caller's region.
+    pub region: String,
+    /// Values in [`Field::ALL`] order.
+    pub values: [Option<String>; FIELDS],
+    /// Number of jobs (never 0).
+    pub count: u64,
+}
+
+/// A borrowed view of one row of a [`Summary`].
+#[derive(Clone, Copy, Debug)]
+pub struct SummaryRow<'a> {
+    summary: &'a Summary,
+    raw: &'a RawRow,
+}
+
+/// A row as stored: bucket, one label id per field, count.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct RawRow {
+    pub(crate) bucket: u8,
+    pub(crate) ids: [u32; FIELDS],
+    pub(crate) count: u64,
+}
+
+/// The labels of one dimension: `labels[id]`, sorted ascending with `None` first.
+pub(crate) type Labels = Vec<Option<Box<str>>>;
+
+/// The finished answer to one query: every row, in order (SPEC §6).
+///
+/// Cheap to page through: [`Summary::rows`] and [`Summary::page`] only borrow.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct Summary {
+    pub(crate) operation: Operation,
+    pub(crate) period: AggregationPeriod,
+    pub(crate) buckets: Buckets,
+    pub(crate) region: Box<str>,
+    pub(crate) labels: [Labels; FIELDS],
+    pub(crate) rows: Vec<RawRow>,
+}
+
+impl Row {
+    /// The value of `field`, if present.
+    #[must_use]
+    pub fn value(&self, field: Field) -> Option<&str> {
+        self.values[field.index()].as_deref()
+    }
+}
+
+impl PartialOrd for Row {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Row {
+    /// StartTime, then Region, then the fields in [`Field::ALL`] order, bytewise, absent
+    /// first (SPEC §6); then EndTime and Count, which a correct summary never needs.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.start_time
+            .cmp(&other.start_time)
+            .then_with(|| self.region.as_bytes().cmp(other.region.as_bytes()))
+            .then_with(|| {
+                let a = self.values.iter().map(|v| v.as_deref().map(str::as_bytes));
+                let b = other.values.iter().map(|v| v.as_deref().map(str::as_bytes));
+                a.cmp(b)
+            })
+            .then_with(|| self.end_time.cmp(&other.end_time))
+            .then_with(|| self.count.cmp(&other.count))
+    }
+}
+
+impl<'a> SummaryRow<'a> {
+    /// Bucket start.
+    #[must_use]
+    pub fn start_time(&self) -> UnixMillis {
+        self.summary.buckets.start(self.raw.bucket)
+    }
+
+    /// Bucket end (exclusive).
+    #[must_use]
+    pub fn end_time(&self) -> UnixMillis {
+        self.summary.buckets.end(self.raw.bucket)
+    }
+
+    /// The caller's region.
+    #[must_use]
+    pub fn region(&self) -> &'a str {
+        &self.summary.region
+    }
+
+    /// Number of jobs (never 0).
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.raw.count
+    }
+
+    /// The value shown for `field`: `AGGREGATE_ALL` when collapsed, `None` when absent.
+    #[must_use]
+    pub fn value(&self, field: Field) -> Option<&'a str> {
+        let i = field.index();
+        self.summary.labels[i]
+            .get(self.raw.ids[i] as usize)
+            .and_then(|l| l.as_deref())
+    }
+
+    /// An owned copy.
+    #[must_use]
+    pub fn to_row(&self) -> Row {
+        Row {
+            start_time: self.start_time(),
+            end_time: self.end_time(),
+            region: self.region().to_owned(),
+            values: Field::ALL.map(|f| self.value(f).map(str::to_owned)),
+            count: self.count(),
+        }
+    }
+}
+
+impl Summary {
+    /// An empty summary.
+    pub(crate) fn empty(
+        operation: Operation,
+        period: AggregationPeriod,
+        buckets: Buckets,
+        region: &str,
+    ) -> Self {
+        Self {
+            operation,
+            period,
+            buckets,
+            region: region.into(),
+            labels: Default::default(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// The operation answered.
+    #[must_use]
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The aggregation period of every row.
+    #[must_use]
+    pub fn period(&self) -> AggregationPeriod {
+        self.period
+    }
+
+    /// Number of rows.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there is no row.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Total jobs counted over all rows.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.rows.iter().map(|r| r.count).sum()
+    }
+
+    /// The rows, in order.
+    pub fn rows(&self) -> impl ExactSizeIterator<Item = SummaryRow<'_>> + DoubleEndedIterator {
+        self.rows.iter().map(move |raw| SummaryRow { summary: self, raw })
+    }
+
+    /// Row `i`, if any.
+    #[must_use]
+    pub fn row(&self, i: usize) -> Option<SummaryRow<'_>> {
+        self.rows.get(i).map(|raw| SummaryRow { summary: self, raw })
+    }
+
+    /// Owned copies of every row.
+    #[must_use]
+    pub fn to_rows(&self) -> Vec<Row> {
+        self.rows().map(|r| r.to_row()).collect()
+    }
+}
+
+impl fmt::Display for SummaryRow<'_> {
+    /// One line: `start end region values... count`, absent values as `-`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.start_time(), self.end_time(), self.region())?;
+        for field in self.summary.operation.fields() {
+            write!(f, " {}", self.value(*field).unwrap_or("-"))?;
+        }
+        write!(f, " {}", self.count())
+    }
+}
