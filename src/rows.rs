@@ -195,6 +195,15 @@ impl Summary {
         self.rows.iter().map(move |raw| SummaryRow { summary: self, raw })
     }
 
+    /// The rows in `range` (empty when out of bounds).
+    pub(crate) fn rows_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = SummaryRow<'_>> + DoubleEndedIterator {
+        let slice = self.rows.get(range).unwrap_or(&[]);
+        slice.iter().map(move |raw| SummaryRow { summary: self, raw })
+    }
+
     /// Row `i`, if any.
     #[must_use]
     pub fn row(&self, i: usize) -> Option<SummaryRow<'_>> {
