@@ -11,6 +11,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use crate::answer::SummaryCache;
 use crate::error::RecordError;
 use crate::record::{AccountId, JobRecord};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus};
@@ -62,6 +63,7 @@ pub struct JobTable {
     pub(crate) regions: Dictionary,
     pub(crate) resource_types: Dictionary,
     pub(crate) categories: Dictionary,
+    pub(crate) cache: SummaryCache,
 }
 
 /// One record in interned form, before it is placed.
@@ -129,6 +131,7 @@ impl JobTable {
             regions: Dictionary::default(),
             resource_types: Dictionary::default(),
             categories: Dictionary::default(),
+            cache: SummaryCache::default(),
         }
     }
 
@@ -292,6 +295,7 @@ impl JobTable {
     }
 
     fn insert_at(&mut self, at: usize, p: Packed) {
+        self.cache.clear();
         self.created.insert(at, p.created);
         self.account.insert(at, p.account);
         self.region.insert(at, p.region);
@@ -302,6 +306,7 @@ impl JobTable {
     }
 
     fn truncate(&mut self, len: usize) {
+        self.cache.clear();
         self.created.truncate(len);
         self.account.truncate(len);
         self.region.truncate(len);

@@ -83,6 +83,7 @@
 #![warn(missing_debug_implementations)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod answer;
 mod cursor;
 mod engine;
 mod error;
@@ -95,6 +96,7 @@ mod schema;
 mod scope;
 mod time;
 
+pub use answer::Answer;
 pub use cursor::{Cursor, Page, DEFAULT_TOKEN_LIFETIME};
 pub use engine::{summarize, Aggregator};
 pub use error::{CursorError, QueryError, RecordError};
