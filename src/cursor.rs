@@ -32,7 +32,6 @@
 //! flag, the period code and the day-grid code.
 
 use std::cmp::Ordering;
-use std::fmt::Write as _;
 use std::ops::Range;
 use std::time::Duration;
 
@@ -453,6 +452,7 @@ fn put_dim<T>(enc: &mut Vec<u8>, d: &Dimension<T>, text: impl Fn(&T) -> String) 
 /// Hex of the canonical bytes of a cursor, for tests and debugging.
 #[cfg(test)]
 fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

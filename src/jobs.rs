@@ -48,15 +48,15 @@ pub(crate) struct Dictionary {
 #[derive(Clone, Debug)]
 pub struct JobTable {
     operation: Operation,
+    /// CreationDate of each job, ascending.
     pub(crate) created: Vec<i64>,
-    pub(crate) account: Vec<u32>,
-    pub(crate) region: Vec<u32>,
-    pub(crate) state: Vec<u8>,
-    pub(crate) resource_type: Vec<u32>,
-    /// 0 = absent, else 1 + id in `categories`.
-    pub(crate) category: Vec<u32>,
-    /// Malware scanner code in bits 0..2, scan result code in bits 2..4 (0 = absent).
-    pub(crate) extra: Vec<u8>,
+    /// Every other field of each job, packed into one word (see [`Packing`]).
+    pub(crate) words: Words,
+    pub(crate) packing: Packing,
+    /// Bit `c` set when some job has state code `c`.
+    pub(crate) states_present: u16,
+    /// Bit `x` set when some job has extra code `x` (scanner | result << 2).
+    pub(crate) extras_present: u16,
     pub(crate) accounts: Vec<AccountId>,
     account_index: HashTable<u32>,
     account_hasher: DefaultHashBuilder,
@@ -66,16 +66,71 @@ pub struct JobTable {
     pub(crate) cache: SummaryCache,
 }
 
+/// The packed words of a table: 64 bits while the fields fit, else 128.
+#[derive(Clone, Debug)]
+pub(crate) enum Words {
+    Narrow(Vec<u64>),
+    Wide(Vec<u128>),
+}
+
+/// Fields of a packed word, in bit order from the least significant.
+pub(crate) const REGION: usize = 0;
+pub(crate) const ACCOUNT: usize = 1;
+pub(crate) const STATE: usize = 2;
+pub(crate) const RESOURCE_TYPE: usize = 3;
+/// 0 = absent, else 1 + id in `categories`.
+pub(crate) const CATEGORY: usize = 4;
+/// Malware scanner code in bits 0..2, scan result code in bits 2..4 (0 = absent).
+pub(crate) const EXTRA: usize = 5;
+/// Number of packed fields.
+pub(crate) const PACKED: usize = 6;
+
+/// Most distinct values one field of one table may hold (keeps every word within 128 bits).
+const MAX_SYMBOLS: u32 = 1 << 28;
+
+/// Bit widths and shifts of the packed fields.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct Packing {
+    pub(crate) width: [u32; PACKED],
+    pub(crate) shift: [u32; PACKED],
+}
+
 /// One record in interned form, before it is placed.
 #[derive(Clone, Copy)]
 struct Packed {
     created: i64,
-    account: u32,
-    region: u32,
-    state: u8,
-    resource_type: u32,
-    category: u32,
-    extra: u8,
+    ids: [u32; PACKED],
+}
+
+/// A packed word type.
+pub(crate) trait Word: Copy + Send + Sync {
+    /// The field at `shift` of `width` bits.
+    fn field(self, shift: u32, width: u32) -> usize;
+    /// Whether `self & mask == value`.
+    fn matches(self, mask: u128, value: u128) -> bool;
+}
+
+impl Word for u64 {
+    #[inline(always)]
+    fn field(self, shift: u32, width: u32) -> usize {
+        ((self >> shift) & ((1u64 << width) - 1)) as usize
+    }
+    #[inline(always)]
+    fn matches(self, mask: u128, value: u128) -> bool {
+        // Narrow packings never set bits above 64 in mask or value.
+        self & (mask as u64) == value as u64
+    }
+}
+
+impl Word for u128 {
+    #[inline(always)]
+    fn field(self, shift: u32, width: u32) -> usize {
+        ((self >> shift) & ((1u128 << width) - 1)) as usize
+    }
+    #[inline(always)]
+    fn matches(self, mask: u128, value: u128) -> bool {
+        self & mask == value
+    }
 }
 
 impl Dictionary {
@@ -112,6 +167,118 @@ impl Dictionary {
     }
 }
 
+impl Packing {
+    /// Widths with room to grow: state and extra are 4 bits, the rest start small.
+    fn initial() -> Self {
+        Self::with_widths([3, 6, 4, 5, 5, 4])
+    }
+
+    fn with_widths(width: [u32; PACKED]) -> Self {
+        let mut shift = [0; PACKED];
+        let mut at = 0;
+        for f in 0..PACKED {
+            shift[f] = at;
+            at += width[f];
+        }
+        Self { width, shift }
+    }
+
+    pub(crate) fn bits(&self) -> u32 {
+        self.width.iter().sum()
+    }
+
+    fn fits(&self, ids: &[u32; PACKED]) -> bool {
+        ids.iter().zip(self.width).all(|(&id, w)| u64::from(id) < (1u64 << w))
+    }
+
+    /// A packing wide enough for `ids`, doubling each field that overflows.
+    fn grown(&self, ids: &[u32; PACKED]) -> Self {
+        let mut width = self.width;
+        for f in 0..PACKED {
+            while u64::from(ids[f]) >= (1u64 << width[f]) {
+                width[f] += 1;
+            }
+        }
+        Self::with_widths(width)
+    }
+
+    fn pack(&self, ids: &[u32; PACKED]) -> u128 {
+        ids.iter()
+            .enumerate()
+            .fold(0u128, |w, (f, &id)| w | (u128::from(id) << self.shift[f]))
+    }
+
+    fn unpack(&self, word: u128) -> [u32; PACKED] {
+        std::array::from_fn(|f| {
+            let w = (word >> self.shift[f]) & ((1u128 << self.width[f]) - 1);
+            u32::try_from(w).unwrap_or(u32::MAX)
+        })
+    }
+}
+
+impl Words {
+    fn len(&self) -> usize {
+        match self {
+            Self::Narrow(v) => v.len(),
+            Self::Wide(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> u128 {
+        match self {
+            Self::Narrow(v) => v.get(i).map_or(0, |&w| u128::from(w)),
+            Self::Wide(v) => v.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    fn insert(&mut self, at: usize, word: u128) {
+        match self {
+            // The packing is narrow, so the word fits in 64 bits.
+            Self::Narrow(v) => v.insert(at, u64::try_from(word).unwrap_or(u64::MAX)),
+            Self::Wide(v) => v.insert(at, word),
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match self {
+            Self::Narrow(v) => v.truncate(len),
+            Self::Wide(v) => v.truncate(len),
+        }
+    }
+
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Self::Narrow(v) => v.reserve(n),
+            Self::Wide(v) => v.reserve(n),
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        match self {
+            Self::Narrow(v) => v.shrink_to_fit(),
+            Self::Wide(v) => v.shrink_to_fit(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Narrow(v) => v.capacity() * 8,
+            Self::Wide(v) => v.capacity() * 16,
+        }
+    }
+
+    fn permute(&mut self, perm: &[u32]) {
+        fn apply<T: Copy>(col: &mut Vec<T>, perm: &[u32]) {
+            let sorted: Vec<T> = perm.iter().filter_map(|&i| col.get(i as usize).copied()).collect();
+            *col = sorted;
+        }
+        match self {
+            Self::Narrow(v) => apply(v, perm),
+            Self::Wide(v) => apply(v, perm),
+        }
+    }
+}
+
 impl JobTable {
     /// An empty table for `operation`'s jobs.
     #[must_use]
@@ -119,12 +286,10 @@ impl JobTable {
         Self {
             operation,
             created: Vec::new(),
-            account: Vec::new(),
-            region: Vec::new(),
-            state: Vec::new(),
-            resource_type: Vec::new(),
-            category: Vec::new(),
-            extra: Vec::new(),
+            words: Words::Narrow(Vec::new()),
+            packing: Packing::initial(),
+            states_present: 0,
+            extras_present: 0,
             accounts: Vec::new(),
             account_index: HashTable::new(),
             account_hasher: DefaultHashBuilder::default(),
@@ -166,26 +331,24 @@ impl JobTable {
         self.created.is_empty()
     }
 
+    /// Bytes of heap memory the per-job columns use (8 for CreationDate plus 8 or 16 for the
+    /// packed word, times capacity); dictionaries are extra and proportional to the number
+    /// of distinct values.
+    #[must_use]
+    pub fn column_bytes(&self) -> usize {
+        self.created.capacity() * 8 + self.words.heap_bytes()
+    }
+
     /// Reserves room for `additional` more jobs.
     pub fn reserve(&mut self, additional: usize) {
         self.created.reserve(additional);
-        self.account.reserve(additional);
-        self.region.reserve(additional);
-        self.state.reserve(additional);
-        self.resource_type.reserve(additional);
-        self.category.reserve(additional);
-        self.extra.reserve(additional);
+        self.words.reserve(additional);
     }
 
     /// Frees unused capacity.
     pub fn shrink_to_fit(&mut self) {
         self.created.shrink_to_fit();
-        self.account.shrink_to_fit();
-        self.region.shrink_to_fit();
-        self.state.shrink_to_fit();
-        self.resource_type.shrink_to_fit();
-        self.category.shrink_to_fit();
-        self.extra.shrink_to_fit();
+        self.words.shrink_to_fit();
     }
 
     /// Adds one job, keeping CreationDate order.
@@ -214,6 +377,7 @@ impl JobTable {
         records: impl IntoIterator<Item = &'a JobRecord>,
     ) -> Result<(), (usize, RecordError)> {
         let old_len = self.len();
+        let (old_states, old_extras) = (self.states_present, self.extras_present);
         let mut sorted = true;
         let mut last = self.created.last().copied().unwrap_or(i64::MIN);
         for (i, record) in records.into_iter().enumerate() {
@@ -225,6 +389,7 @@ impl JobTable {
                 }
                 Err(e) => {
                     self.truncate(old_len);
+                    (self.states_present, self.extras_present) = (old_states, old_extras);
                     return Err((i, e));
                 }
             }
@@ -252,19 +417,46 @@ impl JobTable {
                     .into(),
             });
         }
+        let too_many = |field: &'static str, value: &str| {
+            RecordError::invalid(field, value, "at most 2^28 distinct values of a field per table")
+        };
+        let region = self.regions.intern(r.region().as_str());
+        if region >= MAX_SYMBOLS {
+            return Err(too_many("Region", r.region().as_str()));
+        }
+        let account = self.intern_account(r.account_id());
+        if account >= MAX_SYMBOLS {
+            return Err(too_many("AccountId", &r.account_id().to_string()));
+        }
+        let resource_type = self.resource_types.intern(r.resource_type().as_str());
+        if resource_type >= MAX_SYMBOLS {
+            return Err(too_many("ResourceType", r.resource_type().as_str()));
+        }
         let category = match r.message_category() {
-            Some(c) => self.categories.intern(c.as_str()).saturating_add(1),
+            Some(c) => {
+                let id = self.categories.intern(c.as_str());
+                if id >= MAX_SYMBOLS {
+                    return Err(too_many("MessageCategory", c.as_str()));
+                }
+                id + 1
+            }
             None => 0,
         };
+        let extra = r.malware_scanner().map_or(0, MalwareScanner::code)
+            | (r.scan_result_status().map_or(0, ScanResultStatus::code) << 2);
+        let state = r.state().code();
+        self.states_present |= 1 << (state & 15);
+        self.extras_present |= 1 << (extra & 15);
         Ok(Packed {
             created: r.creation_date().as_millis(),
-            account: self.intern_account(r.account_id()),
-            region: self.regions.intern(r.region().as_str()),
-            state: r.state().code(),
-            resource_type: self.resource_types.intern(r.resource_type().as_str()),
-            category,
-            extra: r.malware_scanner().map_or(0, MalwareScanner::code)
-                | (r.scan_result_status().map_or(0, ScanResultStatus::code) << 2),
+            ids: [
+                region,
+                account,
+                u32::from(state),
+                resource_type,
+                category,
+                u32::from(extra),
+            ],
         })
     }
 
@@ -286,52 +478,46 @@ impl JobTable {
         id
     }
 
-    /// The id of `account`, if any job has it.
-    pub(crate) fn find_account(&self, account: AccountId) -> Option<u32> {
-        let hash = self.account_hasher.hash_one(account.as_u64());
-        self.account_index
-            .find(hash, |&id| self.accounts[id as usize] == account)
-            .copied()
-    }
-
     fn insert_at(&mut self, at: usize, p: Packed) {
         self.cache.clear();
+        if !self.packing.fits(&p.ids) {
+            self.repack(self.packing.grown(&p.ids));
+        }
         self.created.insert(at, p.created);
-        self.account.insert(at, p.account);
-        self.region.insert(at, p.region);
-        self.state.insert(at, p.state);
-        self.resource_type.insert(at, p.resource_type);
-        self.category.insert(at, p.category);
-        self.extra.insert(at, p.extra);
+        self.words.insert(at, self.packing.pack(&p.ids));
+    }
+
+    /// Re-encodes every word for a wider packing (amortized: widths only grow, by doubling).
+    fn repack(&mut self, to: Packing) {
+        let from = self.packing;
+        let n = self.words.len();
+        let words = if to.bits() <= 64 {
+            Words::Narrow(
+                (0..n)
+                    .map(|i| u64::try_from(to.pack(&from.unpack(self.words.get(i)))).unwrap_or(0))
+                    .collect(),
+            )
+        } else {
+            Words::Wide((0..n).map(|i| to.pack(&from.unpack(self.words.get(i)))).collect())
+        };
+        self.words = words;
+        self.packing = to;
     }
 
     fn truncate(&mut self, len: usize) {
         self.cache.clear();
         self.created.truncate(len);
-        self.account.truncate(len);
-        self.region.truncate(len);
-        self.state.truncate(len);
-        self.resource_type.truncate(len);
-        self.category.truncate(len);
-        self.extra.truncate(len);
+        self.words.truncate(len);
     }
 
     /// Restores CreationDate order after an unsorted bulk append (stable).
     fn sort(&mut self) {
         let mut perm: Vec<u32> = (0..u32::try_from(self.len()).unwrap_or(u32::MAX)).collect();
         let created = &self.created;
-        perm.sort_by_key(|&i| created[i as usize]);
-        fn apply<T: Copy>(col: &mut Vec<T>, perm: &[u32]) {
-            let sorted: Vec<T> = perm.iter().map(|&i| col[i as usize]).collect();
-            *col = sorted;
-        }
-        apply(&mut self.created, &perm);
-        apply(&mut self.account, &perm);
-        apply(&mut self.region, &perm);
-        apply(&mut self.state, &perm);
-        apply(&mut self.resource_type, &perm);
-        apply(&mut self.category, &perm);
-        apply(&mut self.extra, &perm);
+        perm.sort_by_key(|&i| created.get(i as usize).copied().unwrap_or(i64::MAX));
+        self.words.permute(&perm);
+        let sorted: Vec<i64> = perm.iter().filter_map(|&i| self.created.get(i as usize).copied()).collect();
+        self.created = sorted;
     }
 }
 
@@ -362,6 +548,7 @@ mod tests {
         t.extend(&batch).map_err(|(_, e)| e)?;
         assert_eq!(t.created, vec![0, 1, 3, 4, 5, 9]);
         assert_eq!(t.accounts.len(), 1);
+        assert!(matches!(t.words, Words::Narrow(_)));
         Ok(())
     }
 
@@ -379,6 +566,23 @@ mod tests {
         let r = t.extend([&job(0)?, &bad]);
         assert!(matches!(r, Err((1, RecordError::WrongKind { .. }))));
         assert_eq!(t.created, vec![1]);
+        Ok(())
+    }
+
+    #[test]
+    fn packing_grows_to_wide_words() -> Result<(), Box<dyn std::error::Error>> {
+        let mut t = JobTable::new(Operation::Backup);
+        let before = t.packing;
+        let a = t.packing.grown(&[0, 1 << 20, 0, 1 << 20, 1 << 20, 0]);
+        assert!(a.bits() > 64 && before.bits() <= 64);
+        t.push(&job(3)?)?;
+        t.push(&job(1)?)?;
+        t.repack(a);
+        assert!(matches!(t.words, Words::Wide(_)));
+        t.push(&job(2)?)?;
+        assert_eq!(t.created, vec![1, 2, 3]);
+        let ids: Vec<_> = (0..3).map(|i| t.packing.unpack(t.words.get(i))).collect();
+        assert!(ids.iter().all(|w| *w == ids[0]));
         Ok(())
     }
 

@@ -116,7 +116,7 @@ impl Buckets {
     }
 
     /// The bucket holding UTC day `day`, if any.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn of_day(self, day: i64) -> Option<u8> {
         let offset = day.checked_sub(self.first_day)?;
         if offset < 0 {
@@ -131,7 +131,7 @@ impl Buckets {
     }
 
     /// The bucket holding `at`, if any.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn of(self, at: UnixMillis) -> Option<u8> {
         self.of_day(at.day())
     }
@@ -146,16 +146,6 @@ impl Buckets {
     pub(crate) fn end(self, b: u8) -> UnixMillis {
         let day = self.first_day + (i64::from(b) + 1) * self.days;
         UnixMillis::new(day.saturating_mul(DAY_MS))
-    }
-
-    /// Start of the whole window.
-    pub(crate) fn window_start(self) -> UnixMillis {
-        self.start(0)
-    }
-
-    /// End of the whole window.
-    pub(crate) fn window_end(self) -> UnixMillis {
-        self.end(self.count.saturating_sub(1))
     }
 }
 
@@ -172,7 +162,7 @@ mod tests {
         assert_eq!(b.count(), 14);
         assert_eq!(b.start(13).as_millis(), TODAY);
         assert_eq!(b.end(13).as_millis(), TODAY + DAY_MS);
-        assert_eq!(b.window_start().as_millis(), TODAY - 13 * DAY_MS);
+        assert_eq!(b.start(0).as_millis(), TODAY - 13 * DAY_MS);
         assert_eq!(b.of(UnixMillis::new(TODAY - 13 * DAY_MS)), Some(0));
         assert_eq!(b.of(UnixMillis::new(TODAY - 13 * DAY_MS - 1)), None);
         assert_eq!(b.of(UnixMillis::new(TODAY + DAY_MS - 1)), Some(13));

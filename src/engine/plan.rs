@@ -5,7 +5,7 @@
 //! per query and table, in time proportional to the number of distinct values, never per
 //! record.
 
-use crate::jobs::JobTable;
+use crate::jobs::{JobTable, ACCOUNT, CATEGORY, EXTRA, PACKED, REGION, RESOURCE_TYPE, STATE};
 use crate::query::{Dimension, Query};
 use crate::record::AccountId;
 use crate::rows::{Labels, FIELDS};
@@ -86,17 +86,13 @@ pub(crate) struct Layout {
     pub(crate) cells: u128,
 }
 
-/// Lookup tables from interned ids to key offsets.
+/// Lookup tables from interned ids to key offsets, one per packed field of the table
+/// (indexed as [`crate::jobs::REGION`] ...), plus the label of each key component.
 #[derive(Debug)]
 pub(crate) struct Plan<K> {
     pub(crate) layout: Layout,
     pub(crate) labels: [Labels; FIELDS],
-    pub(crate) region: Vec<K>,
-    pub(crate) account: Vec<K>,
-    pub(crate) state: [K; 16],
-    pub(crate) resource_type: Vec<K>,
-    pub(crate) category: Vec<K>,
-    pub(crate) extra: [K; 16],
+    pub(crate) maps: [Vec<K>; PACKED],
     /// Whether no record can match (a filter value absent from the table, say).
     pub(crate) is_empty: bool,
 }
@@ -164,20 +160,15 @@ impl<K: Key> Plan<K> {
                 })
                 .collect()
         };
-        let to16 = |v: Vec<K>| -> [K; 16] {
-            let mut out = [K::MISS; 16];
-            for (o, x) in out.iter_mut().zip(v) {
-                *o = x;
-            }
-            out
-        };
         let scanner = offsets(4);
         let result = offsets(5);
-        let mut extra = [K::MISS; 16];
+        let mut extra = vec![K::MISS; 16];
         for (s, &so) in scanner.iter().enumerate().take(4) {
             for (r, &ro) in result.iter().enumerate().take(4) {
                 if !so.is_miss() && !ro.is_miss() {
-                    extra[s | (r << 2)] = so.wrapping_add(ro);
+                    if let Some(e) = extra.get_mut(s | (r << 2)) {
+                        *e = so.wrapping_add(ro);
+                    }
                 }
             }
         }
@@ -186,20 +177,18 @@ impl<K: Key> Plan<K> {
             .map(|id| if region_id == u32::try_from(id).ok() { K::from_u128(0) } else { K::MISS })
             .collect();
         let is_empty = region_id.is_none() || fields.iter().any(|f| f.comps.iter().all(Option::is_none));
-        let account = offsets(0);
-        let state = to16(offsets(1));
-        let resource_type = offsets(2);
-        let category = offsets(3);
+        let mut maps: [Vec<K>; PACKED] = Default::default();
+        maps[REGION] = region;
+        maps[ACCOUNT] = offsets(0);
+        maps[STATE] = offsets(1);
+        maps[RESOURCE_TYPE] = offsets(2);
+        maps[CATEGORY] = offsets(3);
+        maps[EXTRA] = extra;
         let labels = fields.map(|f| f.labels);
         Some(Self {
             layout,
             labels,
-            region,
-            account,
-            state,
-            resource_type,
-            category,
-            extra,
+            maps,
             is_empty,
         })
     }

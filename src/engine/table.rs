@@ -3,30 +3,232 @@
 //! A key is `bucket * bucket_stride + Σ component * stride` (see [`Layout`]); components are
 //! assigned in label order, so ascending key order is the row order of SPEC §6. When the key
 //! space is small the counts live in a dense `Vec<u32>` indexed by key; otherwise in a
-//! hashbrown map on the key. Either way the loop reads only integers: no allocation, no string
-//! hashing, no clone per record. The hasher stays private to this file.
+//! hashbrown map on the key. The window is found by binary search over the CreationDate
+//! column, bucket by bucket, so the loop never reads a date.
+//!
+//! Before the loop, each packed field of the table is classified for the query: *constant*
+//! (every value present maps to the same offset: not read at all), *filtered* (exactly one
+//! value present passes: checked with one mask compare for all such fields together) or
+//! *looked up* (an offset table indexed by the field). The loop is monomorphized on the
+//! number of looked-up fields, so it reads only integers: no allocation, no string hashing,
+//! no clone per record. The hasher stays private to this file.
 
 use hashbrown::HashMap;
 
 use crate::engine::plan::{Key, Layout, Plan};
-use crate::jobs::JobTable;
+use crate::jobs::{JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
 use crate::period::Buckets;
 use crate::rows::RawRow;
 
 /// Largest key space counted in a dense array (cells of 4 bytes: 16 MiB).
 const DENSE_CELLS: u128 = 1 << 22;
 
+/// One looked-up field: where it sits in the word and its offset table.
+#[derive(Clone, Copy)]
+struct Lookup<'a, K> {
+    shift: u32,
+    width: u32,
+    map: &'a [K],
+}
+
+/// The compiled form of a plan for one table.
+struct Kernel<'a, K> {
+    mask: u128,
+    value: u128,
+    base: K,
+    lookups: Vec<Lookup<'a, K>>,
+}
+
+/// Where counts go.
+trait Counter<K> {
+    fn add(&mut self, key: K, n: u64);
+}
+
+struct Dense {
+    counts: Vec<u32>,
+}
+
+struct Hashed<K> {
+    groups: HashMap<K, u64>,
+    cells: u128,
+}
+
+impl<K: Key> Counter<K> for Dense {
+    #[inline(always)]
+    fn add(&mut self, key: K, n: u64) {
+        // Any excluded value makes the key >= Key::MISS, outside the dense range, so this one
+        // bounds check filters every excluded record.
+        if let Some(c) = usize::try_from(key.to_u128())
+            .ok()
+            .and_then(|k| self.counts.get_mut(k))
+        {
+            *c = c.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+}
+
+impl<K: Key> Counter<K> for Hashed<K> {
+    #[inline(always)]
+    fn add(&mut self, key: K, n: u64) {
+        if key.to_u128() < self.cells {
+            *self.groups.entry(key).or_insert(0) += n;
+        }
+    }
+}
+
 /// Counts `table` under `plan`; returns the non-zero groups in key order.
 pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) -> Vec<RawRow> {
     if plan.is_empty || table.is_empty() {
         return Vec::new();
     }
+    let Some(kernel) = compile(table, plan) else {
+        return Vec::new();
+    };
     let ranges = bucket_ranges(&table.created, buckets);
-    let dense = plan.layout.cells <= DENSE_CELLS && u32::try_from(table.len()).is_ok();
+    let layout = &plan.layout;
+    let dense = layout.cells <= DENSE_CELLS && u32::try_from(table.len()).is_ok();
     if dense {
-        count_dense(table, plan, &ranges)
+        let mut c = Dense {
+            counts: vec![0; usize::try_from(layout.cells).unwrap_or(0)],
+        };
+        scan(table, &kernel, layout, &ranges, &mut c);
+        c.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n != 0)
+            .map(|(key, &n)| raw_row(layout, key as u128, u64::from(n)))
+            .collect()
     } else {
-        count_hashed(table, plan, &ranges)
+        let mut c = Hashed {
+            groups: HashMap::new(),
+            cells: layout.cells,
+        };
+        scan(table, &kernel, layout, &ranges, &mut c);
+        let mut keyed: Vec<(K, u64)> = c.groups.into_iter().collect();
+        keyed.sort_unstable_by_key(|&(k, _)| k);
+        keyed
+            .into_iter()
+            .map(|(k, n)| raw_row(layout, k.to_u128(), n))
+            .collect()
+    }
+}
+
+/// Classifies every packed field; `None` when no record can match.
+fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a, K>> {
+    let packing: &Packing = &table.packing;
+    let mut kernel = Kernel {
+        mask: 0,
+        value: 0,
+        base: K::from_u128(0),
+        lookups: Vec::new(),
+    };
+    for f in 0..PACKED {
+        let map = &plan.maps[f];
+        let present = |sym: usize| match f {
+            STATE => sym < 16 && table.states_present & (1 << sym) != 0,
+            EXTRA => sym < 16 && table.extras_present & (1 << sym) != 0,
+            _ => true,
+        };
+        let mut passing = map
+            .iter()
+            .enumerate()
+            .filter(|&(sym, off)| present(sym) && !off.is_miss());
+        let all_pass = map
+            .iter()
+            .enumerate()
+            .all(|(sym, off)| !present(sym) || !off.is_miss());
+        let first = passing.next()?;
+        let second = passing.next();
+        let same_offset = map
+            .iter()
+            .enumerate()
+            .filter(|&(sym, _)| present(sym))
+            .all(|(_, off)| *off == *first.1);
+        if all_pass && same_offset {
+            kernel.base = kernel.base.wrapping_add(*first.1);
+        } else if second.is_none() {
+            let (shift, width) = (packing.shift[f], packing.width[f]);
+            kernel.mask |= ((1u128 << width) - 1) << shift;
+            kernel.value |= (first.0 as u128) << shift;
+            kernel.base = kernel.base.wrapping_add(*first.1);
+        } else {
+            kernel.lookups.push(Lookup {
+                shift: packing.shift[f],
+                width: packing.width[f],
+                map,
+            });
+        }
+    }
+    Some(kernel)
+}
+
+/// Runs the loop, monomorphized on word width and number of looked-up fields.
+fn scan<K: Key, C: Counter<K>>(
+    table: &JobTable,
+    kernel: &Kernel<'_, K>,
+    layout: &Layout,
+    ranges: &[(u8, usize, usize)],
+    counter: &mut C,
+) {
+    match &table.words {
+        Words::Narrow(w) => scan_words(w, kernel, layout, ranges, counter),
+        Words::Wide(w) => scan_words(w, kernel, layout, ranges, counter),
+    }
+}
+
+fn scan_words<W: Word, K: Key, C: Counter<K>>(
+    words: &[W],
+    kernel: &Kernel<'_, K>,
+    layout: &Layout,
+    ranges: &[(u8, usize, usize)],
+    counter: &mut C,
+) {
+    let l = &kernel.lookups;
+    let run = |counter: &mut C| -> bool {
+        match l.len() {
+            0 => scan_n::<W, K, C, 0>(words, kernel, layout, ranges, counter, []),
+            1 => scan_n(words, kernel, layout, ranges, counter, [l[0]]),
+            2 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1]]),
+            3 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2]]),
+            4 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3]]),
+            5 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3], l[4]]),
+            6 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3], l[4], l[5]]),
+            _ => return false,
+        }
+        true
+    };
+    run(counter);
+}
+
+#[inline(never)]
+fn scan_n<W: Word, K: Key, C: Counter<K>, const N: usize>(
+    words: &[W],
+    kernel: &Kernel<'_, K>,
+    layout: &Layout,
+    ranges: &[(u8, usize, usize)],
+    counter: &mut C,
+    lookups: [Lookup<'_, K>; N],
+) {
+    for &(b, lo, hi) in ranges {
+        let base = K::from_u128(u128::from(b) * layout.bucket_stride).wrapping_add(kernel.base);
+        let Some(slice) = words.get(lo..hi) else {
+            continue;
+        };
+        if N == 0 && kernel.mask == 0 {
+            // Nothing to read: the whole bucket is one group.
+            counter.add(base, slice.len() as u64);
+            continue;
+        }
+        for &w in slice {
+            if !w.matches(kernel.mask, kernel.value) {
+                continue;
+            }
+            let mut key = base;
+            for l in &lookups {
+                key = key.wrapping_add(l.map.get(w.field(l.shift, l.width)).copied().unwrap_or(K::MISS));
+            }
+            counter.add(key, 1);
+        }
     }
 }
 
@@ -39,60 +241,6 @@ fn bucket_ranges(created: &[i64], buckets: Buckets) -> Vec<(u8, usize, usize)> {
             (b, lo, hi.max(lo))
         })
         .filter(|&(_, lo, hi)| lo < hi)
-        .collect()
-}
-
-/// The key of record `i` within bucket base `base`, or a key with the miss bit set.
-#[inline(always)]
-fn key_of<K: Key>(table: &JobTable, plan: &Plan<K>, base: K, i: usize) -> K {
-    let miss = K::MISS;
-    let g = |v: Option<&K>| v.copied().unwrap_or(miss);
-    base.wrapping_add(g(plan.region.get(table.region[i] as usize)))
-        .wrapping_add(g(plan.account.get(table.account[i] as usize)))
-        .wrapping_add(plan.state[usize::from(table.state[i] & 15)])
-        .wrapping_add(g(plan.resource_type.get(table.resource_type[i] as usize)))
-        .wrapping_add(g(plan.category.get(table.category[i] as usize)))
-        .wrapping_add(plan.extra[usize::from(table.extra[i] & 15)])
-}
-
-fn count_dense<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, usize, usize)]) -> Vec<RawRow> {
-    let cells = usize::try_from(plan.layout.cells).unwrap_or(0);
-    let mut counts = vec![0u32; cells];
-    for &(b, lo, hi) in ranges {
-        let base = K::from_u128(u128::from(b) * plan.layout.bucket_stride);
-        for i in lo..hi {
-            let key = key_of(table, plan, base, i);
-            // Any excluded value makes the key >= Key::MISS, outside the dense range, so this
-            // one bounds check filters every excluded record.
-            if let Some(c) = usize::try_from(key.to_u128()).ok().and_then(|k| counts.get_mut(k)) {
-                *c += 1;
-            }
-        }
-    }
-    counts
-        .iter()
-        .enumerate()
-        .filter(|(_, &c)| c != 0)
-        .map(|(key, &c)| raw_row(&plan.layout, key as u128, u64::from(c)))
-        .collect()
-}
-
-fn count_hashed<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, usize, usize)]) -> Vec<RawRow> {
-    let mut groups: HashMap<K, u64> = HashMap::new();
-    for &(b, lo, hi) in ranges {
-        let base = K::from_u128(u128::from(b) * plan.layout.bucket_stride);
-        for i in lo..hi {
-            let key = key_of(table, plan, base, i);
-            if key.to_u128() < plan.layout.cells {
-                *groups.entry(key).or_insert(0) += 1;
-            }
-        }
-    }
-    let mut keyed: Vec<(K, u64)> = groups.into_iter().collect();
-    keyed.sort_unstable_by_key(|&(k, _)| k);
-    keyed
-        .into_iter()
-        .map(|(k, c)| raw_row(&plan.layout, k.to_u128(), c))
         .collect()
 }
 
