@@ -68,7 +68,10 @@ impl Clone for SummaryCache {
 
 impl SummaryCache {
     pub(crate) fn clear(&mut self) {
-        self.0.get_mut().unwrap_or_else(PoisonError::into_inner).clear();
+        self.0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     fn get_or_compute(&self, key: CacheKey, compute: impl FnOnce() -> Summary) -> Arc<Summary> {
@@ -96,6 +99,12 @@ impl SummaryCache {
 }
 
 impl JobTable {
+    /// Drops the summaries kept for NextToken walks (they are also dropped by any change to
+    /// the table). Useful to bound memory, or to time a walk from a cold start.
+    pub fn clear_cached_summaries(&self) {
+        self.cache.lock().clear();
+    }
+
     /// Answers `query` (first page, or the page its `NextToken` names) for `caller` at `now`.
     ///
     /// Tokens older than `lifetime` are rejected ([`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME)

@@ -81,8 +81,9 @@ struct RowKey {
     values: [KeyValue; FIELDS],
 }
 
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
 enum KeyValue {
+    #[default]
     Absent,
     Inline(Box<str>),
     /// FNV-1a 64 of the value and its first bytes (cut at a char boundary).
@@ -227,7 +228,10 @@ impl Summary {
         RowKey {
             bucket: raw.bucket,
             values: std::array::from_fn(|f| {
-                match self.labels[f].get(raw.ids[f] as usize).and_then(|l| l.as_deref()) {
+                match self.labels[f]
+                    .get(raw.ids[f] as usize)
+                    .and_then(|l| l.as_deref())
+                {
                     None => KeyValue::Absent,
                     Some(s) if s.len() <= INLINE_MAX => KeyValue::Inline(s.into()),
                     Some(s) => KeyValue::Long(fnv1a(s.as_bytes()), prefix(s).into()),
@@ -378,12 +382,6 @@ fn decode(token: &str) -> Option<Cursor> {
     })
 }
 
-impl Default for KeyValue {
-    fn default() -> Self {
-        Self::Absent
-    }
-}
-
 /// A cursor over token bytes.
 struct Reader<'a>(&'a [u8]);
 
@@ -424,9 +422,13 @@ fn fingerprint(query: &Query, caller: &Caller) -> u64 {
     put_dim(&mut enc, &account, |a| a.to_string());
     put_dim(&mut enc, query.state(), |s| s.as_str().to_owned());
     put_dim(&mut enc, query.resource_type(), |v| v.as_str().to_owned());
-    put_dim(&mut enc, query.message_category(), |v| v.as_str().to_owned());
+    put_dim(&mut enc, query.message_category(), |v| {
+        v.as_str().to_owned()
+    });
     put_dim(&mut enc, query.malware_scanner(), |v| v.as_str().to_owned());
-    put_dim(&mut enc, query.scan_result_status(), |v| v.as_str().to_owned());
+    put_dim(&mut enc, query.scan_result_status(), |v| {
+        v.as_str().to_owned()
+    });
     enc.push(u8::from(query.is_completed_with_issues()));
     enc.push(query.period().code());
     enc.push(query.day_grid().code());
@@ -466,11 +468,17 @@ mod tests {
     use crate::scope::Caller;
 
     fn caller() -> Result<Caller, Box<dyn std::error::Error>> {
-        Ok(Caller::new(AccountId::parse("123456789012")?, "us-east-1".parse()?))
+        Ok(Caller::new(
+            AccountId::parse("123456789012")?,
+            "us-east-1".parse()?,
+        ))
     }
 
     fn golden_cursor() -> Result<(Cursor, Query, Caller), Box<dyn std::error::Error>> {
-        let query = Query::from_pairs(Operation::Backup, [("State", "ANY"), ("MessageCategory", "ANY")])?;
+        let query = Query::from_pairs(
+            Operation::Backup,
+            [("State", "ANY"), ("MessageCategory", "ANY")],
+        )?;
         let caller = caller()?;
         let cursor = Cursor {
             pinned_now: UnixMillis::new(1_795_737_599_000),
@@ -509,7 +517,13 @@ mod tests {
     #[test]
     fn round_trips() -> Result<(), Box<dyn std::error::Error>> {
         let (cursor, query, caller) = golden_cursor()?;
-        let back = Cursor::from_token(&cursor.to_token(), &query, &caller, cursor.pinned_now, DEFAULT_TOKEN_LIFETIME)?;
+        let back = Cursor::from_token(
+            &cursor.to_token(),
+            &query,
+            &caller,
+            cursor.pinned_now,
+            DEFAULT_TOKEN_LIFETIME,
+        )?;
         assert_eq!(back, cursor);
         Ok(())
     }
@@ -526,7 +540,13 @@ mod tests {
                 if edited == token {
                     continue;
                 }
-                let r = Cursor::from_token(&edited, &query, &caller, cursor.pinned_now, DEFAULT_TOKEN_LIFETIME);
+                let r = Cursor::from_token(
+                    &edited,
+                    &query,
+                    &caller,
+                    cursor.pinned_now,
+                    DEFAULT_TOKEN_LIFETIME,
+                );
                 assert!(r.is_err(), "edit at {i} to {c} accepted");
             }
         }
@@ -539,13 +559,18 @@ mod tests {
         let token = cursor.to_token();
         let now = cursor.pinned_now;
         let other_query = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
-        let e = Cursor::from_token(&token, &other_query, &caller, now, DEFAULT_TOKEN_LIFETIME).err();
+        let e =
+            Cursor::from_token(&token, &other_query, &caller, now, DEFAULT_TOKEN_LIFETIME).err();
         assert!(e.is_some_and(|e| e.is_foreign()));
-        let other_op = Query::from_pairs(Operation::Copy, [("State", "ANY"), ("MessageCategory", "ANY")])?;
+        let other_op = Query::from_pairs(
+            Operation::Copy,
+            [("State", "ANY"), ("MessageCategory", "ANY")],
+        )?;
         let e = Cursor::from_token(&token, &other_op, &caller, now, DEFAULT_TOKEN_LIFETIME).err();
         assert!(e.is_some_and(|e| e.is_foreign()));
         let other_caller = Caller::new(AccountId::parse("123456789013")?, "us-east-1".parse()?);
-        let e = Cursor::from_token(&token, &query, &other_caller, now, DEFAULT_TOKEN_LIFETIME).err();
+        let e =
+            Cursor::from_token(&token, &query, &other_caller, now, DEFAULT_TOKEN_LIFETIME).err();
         assert!(e.is_some_and(|e| e.is_foreign()));
         let before = UnixMillis::new(now.as_millis() - 1);
         let e = Cursor::from_token(&token, &query, &caller, before, DEFAULT_TOKEN_LIFETIME).err();
@@ -563,7 +588,10 @@ mod tests {
     fn max_results_is_not_fingerprinted() -> Result<(), Box<dyn std::error::Error>> {
         let caller = caller()?;
         let a = Query::from_pairs(Operation::Backup, [("MaxResults", "1")])?;
-        let b = Query::from_pairs(Operation::Backup, [("MaxResults", "7"), ("State", "AGGREGATE_ALL")])?;
+        let b = Query::from_pairs(
+            Operation::Backup,
+            [("MaxResults", "7"), ("State", "AGGREGATE_ALL")],
+        )?;
         assert_eq!(fingerprint(&a, &caller), fingerprint(&b, &caller));
         let own = Query::from_pairs(Operation::Backup, [("AccountId", "123456789012")])?;
         assert_eq!(fingerprint(&a, &caller), fingerprint(&own, &caller));
@@ -572,7 +600,14 @@ mod tests {
 
     #[test]
     fn junk_never_decodes() {
-        for junk in ["", "A", "====", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "é", &"A".repeat(5000)] {
+        for junk in [
+            "",
+            "A",
+            "====",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "é",
+            &"A".repeat(5000),
+        ] {
             assert!(decode(junk).is_none(), "{junk:?}");
         }
     }
@@ -585,7 +620,10 @@ mod tests {
             let cursor = Cursor {
                 pinned_now: UnixMillis::new(0),
                 fingerprint: 0,
-                after: Some(RowKey { bucket: 0, values: std::array::from_fn(|_| v.clone()) }),
+                after: Some(RowKey {
+                    bucket: 0,
+                    values: std::array::from_fn(|_| v.clone()),
+                }),
             };
             assert_eq!(cursor.to_token().len(), 436);
         }

@@ -118,7 +118,7 @@ impl Word for u64 {
     #[inline(always)]
     fn matches(self, mask: u128, value: u128) -> bool {
         // Narrow packings never set bits above 64 in mask or value.
-        self & (mask as u64) == value as u64
+        self & (mask as Self) == value as Self
     }
 }
 
@@ -188,7 +188,9 @@ impl Packing {
     }
 
     fn fits(&self, ids: &[u32; PACKED]) -> bool {
-        ids.iter().zip(self.width).all(|(&id, w)| u64::from(id) < (1u64 << w))
+        ids.iter()
+            .zip(self.width)
+            .all(|(&id, w)| u64::from(id) < (1u64 << w))
     }
 
     /// A packing wide enough for `ids`, doubling each field that overflows.
@@ -269,7 +271,10 @@ impl Words {
 
     fn permute(&mut self, perm: &[u32]) {
         fn apply<T: Copy>(col: &mut Vec<T>, perm: &[u32]) {
-            let sorted: Vec<T> = perm.iter().filter_map(|&i| col.get(i as usize).copied()).collect();
+            let sorted: Vec<T> = perm
+                .iter()
+                .filter_map(|&i| col.get(i as usize).copied())
+                .collect();
             *col = sorted;
         }
         match self {
@@ -358,7 +363,11 @@ impl JobTable {
     /// operation's states. The table is unchanged then.
     pub fn push(&mut self, record: &JobRecord) -> Result<(), RecordError> {
         let packed = self.pack(record)?;
-        let at = if self.created.last().is_none_or(|&last| last <= packed.created) {
+        let at = if self
+            .created
+            .last()
+            .map_or(true, |&last| last <= packed.created)
+        {
             self.len()
         } else {
             self.created.partition_point(|&c| c <= packed.created)
@@ -418,7 +427,11 @@ impl JobTable {
             });
         }
         let too_many = |field: &'static str, value: &str| {
-            RecordError::invalid(field, value, "at most 2^28 distinct values of a field per table")
+            RecordError::invalid(
+                field,
+                value,
+                "at most 2^28 distinct values of a field per table",
+            )
         };
         let region = self.regions.intern(r.region().as_str());
         if region >= MAX_SYMBOLS {
@@ -498,7 +511,11 @@ impl JobTable {
                     .collect(),
             )
         } else {
-            Words::Wide((0..n).map(|i| to.pack(&from.unpack(self.words.get(i)))).collect())
+            Words::Wide(
+                (0..n)
+                    .map(|i| to.pack(&from.unpack(self.words.get(i))))
+                    .collect(),
+            )
         };
         self.words = words;
         self.packing = to;
@@ -516,7 +533,10 @@ impl JobTable {
         let created = &self.created;
         perm.sort_by_key(|&i| created.get(i as usize).copied().unwrap_or(i64::MAX));
         self.words.permute(&perm);
-        let sorted: Vec<i64> = perm.iter().filter_map(|&i| self.created.get(i as usize).copied()).collect();
+        let sorted: Vec<i64> = perm
+            .iter()
+            .filter_map(|&i| self.created.get(i as usize).copied())
+            .collect();
         self.created = sorted;
     }
 }

@@ -176,7 +176,10 @@ mod tests {
         assert_eq!((b.count(), b.start(0).as_millis()), (1, TODAY - 6 * DAY_MS));
         assert_eq!(b.end(0).as_millis(), TODAY + DAY_MS);
         let b = Buckets::new(AggregationPeriod::FourteenDays, DayGrid::ThroughToday, NOW);
-        assert_eq!((b.count(), b.start(0).as_millis()), (1, TODAY - 13 * DAY_MS));
+        assert_eq!(
+            (b.count(), b.start(0).as_millis()),
+            (1, TODAY - 13 * DAY_MS)
+        );
         assert_eq!(b.of(UnixMillis::new(TODAY + DAY_MS - 1)), Some(0));
     }
 
@@ -191,8 +194,17 @@ mod tests {
     #[test]
     fn extreme_now_does_not_overflow() {
         for now in [i64::MIN, i64::MAX] {
-            let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, UnixMillis::new(now));
-            let _ = (b.start(0), b.end(13), b.of(UnixMillis::new(0)), b.of(UnixMillis::new(now)));
+            let b = Buckets::new(
+                AggregationPeriod::OneDay,
+                DayGrid::ThroughToday,
+                UnixMillis::new(now),
+            );
+            let _ = (
+                b.start(0),
+                b.end(13),
+                b.of(UnixMillis::new(0)),
+                b.of(UnixMillis::new(now)),
+            );
         }
     }
 }

@@ -12,7 +12,10 @@ use crate::record::{AccountId, MessageCategory, ResourceType};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
 
 /// How one dimension (account, state, ...) shapes the output rows (SPEC §3).
-#[expect(clippy::exhaustive_enums, reason = "the three AWS modes; closed by definition")]
+#[expect(
+    clippy::exhaustive_enums,
+    reason = "the three AWS modes; closed by definition"
+)]
 #[derive(Clone, Debug, Default, Eq, Hash, PartialEq)]
 pub enum Dimension<T> {
     /// No filter, one group; rows show the literal `AGGREGATE_ALL` (wire: `AGGREGATE_ALL`).
@@ -152,7 +155,10 @@ impl MaxResults {
     /// `n` rows per page, if `n` is in 1..=1000.
     #[must_use]
     pub fn new(n: u32) -> Option<Self> {
-        u16::try_from(n).ok().filter(|n| (1..=1000).contains(n)).map(Self)
+        u16::try_from(n)
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .map(Self)
     }
 
     /// Rows per page.
@@ -411,7 +417,11 @@ impl QueryBuilder {
         let op = q.operation;
         if let Dimension::Only(s) = q.state {
             if !op.has_state(s) {
-                return Err(QueryError::invalid(Param::State, s.as_str(), expect_state(op)));
+                return Err(QueryError::invalid(
+                    Param::State,
+                    s.as_str(),
+                    expect_state(op),
+                ));
             }
         }
         let unsupported = |p: Param| QueryError::Unsupported(p, op);
@@ -442,19 +452,23 @@ impl QueryBuilder {
         let bad = |expected| QueryError::invalid(param, value, expected);
         Ok(match param {
             Param::AccountId => {
-                let d = mode(value, |v| AccountId::parse(v).ok()).ok_or_else(|| bad(EXPECT_ACCOUNT))?;
+                let d =
+                    mode(value, |v| AccountId::parse(v).ok()).ok_or_else(|| bad(EXPECT_ACCOUNT))?;
                 self.account(d)
             }
             Param::State => {
-                let d = mode(value, |v| State::parse(op, v)).ok_or_else(|| bad(expect_state(op)))?;
+                let d =
+                    mode(value, |v| State::parse(op, v)).ok_or_else(|| bad(expect_state(op)))?;
                 self.state(d)
             }
             Param::ResourceType => {
-                let d = mode(value, |v| ResourceType::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+                let d =
+                    mode(value, |v| ResourceType::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
                 self.resource_type(d)
             }
             Param::MessageCategory => {
-                let d = mode(value, |v| MessageCategory::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+                let d = mode(value, |v| MessageCategory::parse(v).ok())
+                    .ok_or_else(|| bad(EXPECT_NAME))?;
                 self.message_category(d)
             }
             Param::MalwareScanner => {
@@ -462,7 +476,8 @@ impl QueryBuilder {
                 self.malware_scanner(d)
             }
             Param::ScanResultStatus => {
-                let d = mode(value, ScanResultStatus::parse).ok_or_else(|| bad(EXPECT_SCAN_RESULT))?;
+                let d =
+                    mode(value, ScanResultStatus::parse).ok_or_else(|| bad(EXPECT_SCAN_RESULT))?;
                 self.scan_result_status(d)
             }
             Param::AggregationPeriod => {
@@ -496,7 +511,10 @@ fn parse_max_results(value: &str) -> Option<u32> {
     if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    value.parse::<u32>().ok().filter(|n| MaxResults::new(*n).is_some())
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| MaxResults::new(*n).is_some())
 }
 
 #[cfg(test)]
@@ -517,7 +535,11 @@ mod tests {
     fn foreign_parameters_are_ignored() -> Result<(), QueryError> {
         let q = Query::from_pairs(
             Operation::Restore,
-            [("MessageCategory", "x"), ("MessageCategory", "y"), ("Bogus", "1")],
+            [
+                ("MessageCategory", "x"),
+                ("MessageCategory", "y"),
+                ("Bogus", "1"),
+            ],
         )?;
         assert_eq!(q.message_category(), &Dimension::Collapse);
         Ok(())
@@ -525,9 +547,27 @@ mod tests {
 
     #[test]
     fn max_results_bounds() {
-        for bad in ["0", "1001", "-1", "+5", "1e3", "", " 5", "99999999999999999999"] {
+        for bad in [
+            "0",
+            "1001",
+            "-1",
+            "+5",
+            "1e3",
+            "",
+            " 5",
+            "99999999999999999999",
+        ] {
             let r = Query::from_pairs(Operation::Backup, [("MaxResults", bad)]);
-            assert!(matches!(r, Err(QueryError::Invalid { param: Param::MaxResults, .. })), "{bad:?}");
+            assert!(
+                matches!(
+                    r,
+                    Err(QueryError::Invalid {
+                        param: Param::MaxResults,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
         }
         for good in ["1", "1000", "0500"] {
             assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
@@ -536,9 +576,25 @@ mod tests {
 
     #[test]
     fn builder_rejects_foreign_dimensions() {
-        let r = Query::builder(Operation::Restore).completed_with_issues().build();
-        assert_eq!(r, Err(QueryError::Unsupported(Param::MessageCategory, Operation::Restore)));
-        let r = Query::builder(Operation::Backup).state(Dimension::Only(State::Canceled)).build();
-        assert!(matches!(r, Err(QueryError::Invalid { param: Param::State, .. })));
+        let r = Query::builder(Operation::Restore)
+            .completed_with_issues()
+            .build();
+        assert_eq!(
+            r,
+            Err(QueryError::Unsupported(
+                Param::MessageCategory,
+                Operation::Restore
+            ))
+        );
+        let r = Query::builder(Operation::Backup)
+            .state(Dimension::Only(State::Canceled))
+            .build();
+        assert!(matches!(
+            r,
+            Err(QueryError::Invalid {
+                param: Param::State,
+                ..
+            })
+        ));
     }
 }

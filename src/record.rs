@@ -141,7 +141,12 @@ macro_rules! name_type {
     };
 }
 
-name_type!(Region, "Region", |s| (!s.is_empty()).then(|| s.into()), "a non-empty string");
+name_type!(
+    Region,
+    "Region",
+    |s| (!s.is_empty()).then(|| s.into()),
+    "a non-empty string"
+);
 name_type!(
     ResourceType,
     "ResourceType",
@@ -266,8 +271,18 @@ mod tests {
 
     #[test]
     fn account_id_is_exactly_twelve_digits() -> Result<(), RecordError> {
-        assert_eq!(AccountId::parse("000000000042")?.to_string(), "000000000042");
-        for bad in ["", "12345678901", "1234567890123", "12345678901a", "+12345678901", "１２３４５６７８９０１２"] {
+        assert_eq!(
+            AccountId::parse("000000000042")?.to_string(),
+            "000000000042"
+        );
+        for bad in [
+            "",
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "+12345678901",
+            "１２３４５６７８９０１２",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(AccountId::new(1_000_000_000_000), None);

@@ -192,7 +192,9 @@ impl Summary {
 
     /// The rows, in order.
     pub fn rows(&self) -> impl ExactSizeIterator<Item = SummaryRow<'_>> + DoubleEndedIterator {
-        self.rows.iter().map(move |raw| SummaryRow { summary: self, raw })
+        self.rows
+            .iter()
+            .map(move |raw| SummaryRow { summary: self, raw })
     }
 
     /// The rows in `range` (empty when out of bounds).
@@ -201,13 +203,17 @@ impl Summary {
         range: std::ops::Range<usize>,
     ) -> impl ExactSizeIterator<Item = SummaryRow<'_>> + DoubleEndedIterator {
         let slice = self.rows.get(range).unwrap_or(&[]);
-        slice.iter().map(move |raw| SummaryRow { summary: self, raw })
+        slice
+            .iter()
+            .map(move |raw| SummaryRow { summary: self, raw })
     }
 
     /// Row `i`, if any.
     #[must_use]
     pub fn row(&self, i: usize) -> Option<SummaryRow<'_>> {
-        self.rows.get(i).map(|raw| SummaryRow { summary: self, raw })
+        self.rows
+            .get(i)
+            .map(|raw| SummaryRow { summary: self, raw })
     }
 
     /// Owned copies of every row.
@@ -220,7 +226,13 @@ impl Summary {
 impl fmt::Display for SummaryRow<'_> {
     /// One line: `start end region values... count`, absent values as `-`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.start_time(), self.end_time(), self.region())?;
+        write!(
+            f,
+            "{} {} {}",
+            self.start_time(),
+            self.end_time(),
+            self.region()
+        )?;
         for field in self.summary.operation.fields() {
             write!(f, " {}", self.value(*field).unwrap_or("-"))?;
         }

@@ -263,7 +263,11 @@ impl State {
     /// The state spelled `s` (case-sensitive) if it is one of `operation`'s states.
     #[must_use]
     pub fn parse(operation: Operation, s: &str) -> Option<Self> {
-        operation.states().iter().copied().find(|st| st.as_str() == s)
+        operation
+            .states()
+            .iter()
+            .copied()
+            .find(|st| st.as_str() == s)
     }
 
     /// A stable small number (1..=13) for this state, used in compact storage and tokens.
@@ -390,10 +394,16 @@ mod tests {
 
     #[test]
     fn state_parse_is_case_sensitive_and_per_operation() {
-        assert_eq!(State::parse(Operation::Backup, "COMPLETED"), Some(State::Completed));
+        assert_eq!(
+            State::parse(Operation::Backup, "COMPLETED"),
+            Some(State::Completed)
+        );
         assert_eq!(State::parse(Operation::Backup, "completed"), None);
         assert_eq!(State::parse(Operation::Backup, "COMPLETING"), None);
-        assert_eq!(State::parse(Operation::Copy, "COMPLETING"), Some(State::Completing));
+        assert_eq!(
+            State::parse(Operation::Copy, "COMPLETING"),
+            Some(State::Completing)
+        );
     }
 
     #[test]

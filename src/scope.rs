@@ -185,7 +185,11 @@ mod tests {
             .with_accounts([acct(2)?])
             .with_delegated_administrators([acct(3)?]);
         let region: Region = "us-east-1".parse()?;
-        let role = |a| Caller::new(a, region.clone()).with_organization(org.clone()).role();
+        let role = |a| {
+            Caller::new(a, region.clone())
+                .with_organization(org.clone())
+                .role()
+        };
         assert_eq!(role(acct(1)?), Role::Management);
         assert_eq!(role(acct(2)?), Role::Member);
         assert_eq!(role(acct(3)?), Role::DelegatedAdministrator);

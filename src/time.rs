@@ -95,8 +95,14 @@ mod tests {
 
     #[test]
     fn display_is_rfc3339_millis() {
-        assert_eq!(UnixMillis::new(1_795_737_600_000).to_string(), "2026-11-27T00:00:00.000Z");
-        assert_eq!(UnixMillis::new(i64::MAX).to_string(), format!("{}ms", i64::MAX));
+        assert_eq!(
+            UnixMillis::new(1_795_737_600_000).to_string(),
+            "2026-11-27T00:00:00.000Z"
+        );
+        assert_eq!(
+            UnixMillis::new(i64::MAX).to_string(),
+            format!("{}ms", i64::MAX)
+        );
     }
 
     #[test]

@@ -94,7 +94,12 @@ pub fn summarize(query: &Query, caller: &Caller, now: UnixMillis, table: &JobTab
 
 /// One table's summary.
 fn count(query: &Query, caller: &Caller, buckets: Buckets, table: &JobTable) -> Summary {
-    let mut summary = Summary::empty(query.operation(), query.period(), buckets, caller.region().as_str());
+    let mut summary = Summary::empty(
+        query.operation(),
+        query.period(),
+        buckets,
+        caller.region().as_str(),
+    );
     let n = buckets.count();
     if let Some(p) = plan::Plan::<u64>::new(query, caller, table, n) {
         summary.rows = table::count(table, &p, buckets);

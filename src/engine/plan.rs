@@ -33,7 +33,7 @@ impl Key for u64 {
     const LIMIT: u128 = 1 << 56;
     #[inline]
     fn from_u128(v: u128) -> Self {
-        u64::try_from(v).unwrap_or(Self::MISS)
+        Self::try_from(v).unwrap_or(Self::MISS)
     }
     #[inline]
     fn to_u128(self) -> u128 {
@@ -41,7 +41,7 @@ impl Key for u64 {
     }
     #[inline]
     fn wrapping_add(self, other: Self) -> Self {
-        u64::wrapping_add(self, other)
+        Self::wrapping_add(self, other)
     }
     #[inline]
     fn is_miss(self) -> bool {
@@ -51,7 +51,7 @@ impl Key for u64 {
 
 impl Key for u128 {
     const MISS: Self = 1 << 124;
-    const LIMIT: u128 = 1 << 120;
+    const LIMIT: Self = 1 << 120;
     #[inline]
     fn from_u128(v: u128) -> Self {
         v
@@ -62,7 +62,7 @@ impl Key for u128 {
     }
     #[inline]
     fn wrapping_add(self, other: Self) -> Self {
-        u128::wrapping_add(self, other)
+        Self::wrapping_add(self, other)
     }
     #[inline]
     fn is_miss(self) -> bool {
@@ -121,11 +121,10 @@ impl Layout {
     pub(crate) fn decode(&self, key: u128) -> (u8, [u32; FIELDS]) {
         let bucket = u8::try_from(key / self.bucket_stride).unwrap_or(u8::MAX);
         let rest = key % self.bucket_stride;
-        let mut ids = [0u32; FIELDS];
-        for i in 0..FIELDS {
+        let ids = std::array::from_fn(|i| {
             let r = u128::from(self.radix[i].max(1));
-            ids[i] = u32::try_from((rest / self.stride[i]) % r).unwrap_or(0);
-        }
+            u32::try_from((rest / self.stride[i]) % r).unwrap_or(0)
+        });
         (bucket, ids)
     }
 }
@@ -133,7 +132,12 @@ impl Layout {
 impl<K: Key> Plan<K> {
     /// Resolves `query` for `caller` against `table` with `buckets` buckets. `None` when the
     /// key space is too large for this key width.
-    pub(crate) fn new(query: &Query, caller: &Caller, table: &JobTable, buckets: u8) -> Option<Self> {
+    pub(crate) fn new(
+        query: &Query,
+        caller: &Caller,
+        table: &JobTable,
+        buckets: u8,
+    ) -> Option<Self> {
         let op = query.operation();
         let scanners = MalwareScanner::ALL.map(|s| (s.code(), s.as_str()));
         let results = ScanResultStatus::ALL.map(|s| (s.code(), s.as_str()));
@@ -142,10 +146,24 @@ impl<K: Key> Plan<K> {
             state(query, op),
             resource_type(query, table),
             category(query, table),
-            small(op, Field::MalwareScanner, query.malware_scanner(), &scanners, |v| v.code()),
-            small(op, Field::ScanResultStatus, query.scan_result_status(), &results, |v| v.code()),
+            small(
+                op,
+                Field::MalwareScanner,
+                query.malware_scanner(),
+                &scanners,
+                |v| v.code(),
+            ),
+            small(
+                op,
+                Field::ScanResultStatus,
+                query.scan_result_status(),
+                &results,
+                |v| v.code(),
+            ),
         ];
-        let radix = fields.each_ref().map(|f| u32::try_from(f.labels.len()).unwrap_or(u32::MAX));
+        let radix = fields
+            .each_ref()
+            .map(|f| u32::try_from(f.labels.len()).unwrap_or(u32::MAX));
         let layout = Layout::new(radix, buckets);
         if layout.cells > K::LIMIT {
             return None;
@@ -174,9 +192,16 @@ impl<K: Key> Plan<K> {
         }
         let region_id = table.regions.find(caller.region().as_str());
         let region = (0..table.regions.len())
-            .map(|id| if region_id == u32::try_from(id).ok() { K::from_u128(0) } else { K::MISS })
+            .map(|id| {
+                if region_id == u32::try_from(id).ok() {
+                    K::from_u128(0)
+                } else {
+                    K::MISS
+                }
+            })
             .collect();
-        let is_empty = region_id.is_none() || fields.iter().any(|f| f.comps.iter().all(Option::is_none));
+        let is_empty =
+            region_id.is_none() || fields.iter().any(|f| f.comps.iter().all(Option::is_none));
         let mut maps: [Vec<K>; PACKED] = Default::default();
         maps[REGION] = region;
         maps[ACCOUNT] = offsets(0);
@@ -213,7 +238,11 @@ fn split(mut passing: Vec<(usize, Option<Box<str>>)>, symbols: usize) -> Resolve
 }
 
 /// All passing symbols in one group, shown as `label`.
-fn collapse(passing: impl IntoIterator<Item = usize>, symbols: usize, label: Option<&str>) -> Resolved {
+fn collapse(
+    passing: impl IntoIterator<Item = usize>,
+    symbols: usize,
+    label: Option<&str>,
+) -> Resolved {
     let mut comps = vec![None; symbols];
     for sym in passing {
         if let Some(c) = comps.get_mut(sym) {
@@ -237,13 +266,24 @@ fn by_mode<T>(
     keep: impl Fn(usize) -> bool,
 ) -> Resolved {
     match mode {
-        Dimension::Collapse => collapse((0..symbols).filter(|&s| keep(s)), symbols, Some(AGGREGATE_ALL)),
+        Dimension::Collapse => collapse(
+            (0..symbols).filter(|&s| keep(s)),
+            symbols,
+            Some(AGGREGATE_ALL),
+        ),
         Dimension::Only(v) => {
             let label = only_label(v);
-            collapse((0..symbols).filter(|&s| keep(s) && matches(s, v)), symbols, Some(&label))
+            collapse(
+                (0..symbols).filter(|&s| keep(s) && matches(s, v)),
+                symbols,
+                Some(&label),
+            )
         }
         Dimension::Split => split(
-            (0..symbols).filter(|&s| keep(s)).map(|s| (s, value_of(s))).collect(),
+            (0..symbols)
+                .filter(|&s| keep(s))
+                .map(|s| (s, value_of(s)))
+                .collect(),
             symbols,
         ),
     }

@@ -190,9 +190,30 @@ fn scan_words<W: Word, K: Key, C: Counter<K>>(
             1 => scan_n(words, kernel, layout, ranges, counter, [l[0]]),
             2 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1]]),
             3 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2]]),
-            4 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3]]),
-            5 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3], l[4]]),
-            6 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2], l[3], l[4], l[5]]),
+            4 => scan_n(
+                words,
+                kernel,
+                layout,
+                ranges,
+                counter,
+                [l[0], l[1], l[2], l[3]],
+            ),
+            5 => scan_n(
+                words,
+                kernel,
+                layout,
+                ranges,
+                counter,
+                [l[0], l[1], l[2], l[3], l[4]],
+            ),
+            6 => scan_n(
+                words,
+                kernel,
+                layout,
+                ranges,
+                counter,
+                [l[0], l[1], l[2], l[3], l[4], l[5]],
+            ),
             _ => return false,
         }
         true
@@ -225,7 +246,12 @@ fn scan_n<W: Word, K: Key, C: Counter<K>, const N: usize>(
             }
             let mut key = base;
             for l in &lookups {
-                key = key.wrapping_add(l.map.get(w.field(l.shift, l.width)).copied().unwrap_or(K::MISS));
+                key = key.wrapping_add(
+                    l.map
+                        .get(w.field(l.shift, l.width))
+                        .copied()
+                        .unwrap_or(K::MISS),
+                );
             }
             counter.add(key, 1);
         }
