@@ -1,0 +1,197 @@
+//! Criterion benches for the job-summary queries Q1–Q3 of the peer suite
+//! (`../shared/bench/queries.py`), on synthetic jobs with the distributions of `gen_jobs.py`.
+//!
+//! Sizes come from `BENCH_JOBS` (comma separated, default `1000000,10000000`); CI runs
+//! `BENCH_JOBS=20000 cargo test --benches`, which runs every bench once as a smoke test.
+//! Every group reports elements/s over the whole table, as the peers' rows/s do.
+//!
+//! - `engine`: [`summarize`] over a [`JobTable`] (the answer a server gives).
+//! - `from_records`: building the table from a `&[JobRecord]` slice, then `summarize`: what
+//!   a caller holding only plain records pays per query.
+//! - `naive`: the reference implementation of `proptests/` (1M jobs at most).
+//! - `walk`: a full NextToken walk of Q1 at MaxResults 1000 from a cold cache, next to
+//!   `engine` Q1.
+//! - `ingest`: JSON Lines in the list-API shape to a table (with the `wire` feature).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use backup_summaries::synth::{Config, Generator};
+use backup_summaries::{
+    summarize, Caller, JobRecord, JobTable, Operation, Organization, Query, UnixMillis,
+    DEFAULT_TOKEN_LIFETIME,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+#[path = "../proptests/support/naive.rs"]
+mod naive;
+
+/// 2026-11-26T23:59:59Z: the crate's ONE_DAY grid is then the peers' prior 14 full days.
+const NOW: UnixMillis = UnixMillis::new(1_795_737_599_000);
+
+struct Data {
+    label: String,
+    records: Vec<JobRecord>,
+    table: JobTable,
+    caller: Caller,
+    queries: [(&'static str, Query); 3],
+}
+
+fn sizes() -> Vec<usize> {
+    std::env::var("BENCH_JOBS")
+        .unwrap_or_else(|_| "1000000,10000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn label(n: usize) -> String {
+    match n {
+        n if n % 1_000_000 == 0 => format!("{}m", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn data(n: usize) -> Data {
+    let mut config = Config::new(Operation::Backup);
+    config.one_region = "us-east-1".parse().ok();
+    let mut gen = Generator::new(config);
+    let accounts = gen.accounts().to_vec();
+    let records: Vec<JobRecord> = (&mut gen).take(n).map(|j| j.to_record()).collect();
+    let table = JobTable::from_records(Operation::Backup, &records)
+        .unwrap_or_else(|(i, e)| panic!("synthetic record {i} rejected: {e}"));
+    let mgmt = accounts[0];
+    let org = Organization::new(mgmt).with_accounts(accounts.iter().copied());
+    let caller = Caller::new(mgmt, "us-east-1".parse().expect("region")).with_organization(org);
+    let q = |pairs: &[(&str, &str)]| {
+        Query::from_pairs(Operation::Backup, pairs.iter().copied()).expect("query")
+    };
+    let q3_account = accounts[4].to_string();
+    let queries = [
+        (
+            "q1_all_dims_one_day",
+            q(&[
+                ("AccountId", "ANY"),
+                ("State", "ANY"),
+                ("ResourceType", "ANY"),
+                ("MessageCategory", "ANY"),
+            ]),
+        ),
+        (
+            "q2_state_seven_days",
+            q(&[
+                ("AccountId", "AGGREGATE_ALL"),
+                ("State", "ANY"),
+                ("AggregationPeriod", "SEVEN_DAYS"),
+            ]),
+        ),
+        (
+            "q3_account_type_completed",
+            q(&[
+                ("AccountId", q3_account.as_str()),
+                ("ResourceType", "EBS"),
+                ("State", "COMPLETED"),
+                ("MessageCategory", "ANY"),
+            ]),
+        ),
+    ];
+    Data {
+        label: label(n),
+        records,
+        table,
+        caller,
+        queries,
+    }
+}
+
+fn queries(c: &mut Criterion) {
+    for n in sizes() {
+        let d = data(n);
+        for (name, query) in &d.queries {
+            let mut group = c.benchmark_group(*name);
+            group.throughput(Throughput::Elements(n as u64));
+            if n >= 5_000_000 {
+                group.sample_size(20);
+            }
+            group.bench_with_input(BenchmarkId::new("engine", &d.label), query, |b, q| {
+                b.iter(|| summarize(black_box(q), &d.caller, NOW, black_box(&d.table)))
+            });
+            if n <= 1_000_000 {
+                group.sample_size(10);
+                group.bench_with_input(
+                    BenchmarkId::new("from_records", &d.label),
+                    query,
+                    |b, q| {
+                        b.iter(|| {
+                            let table =
+                                JobTable::from_records(Operation::Backup, black_box(&d.records))
+                                    .expect("valid records");
+                            summarize(q, &d.caller, NOW, &table)
+                        })
+                    },
+                );
+                group.bench_with_input(BenchmarkId::new("naive", &d.label), query, |b, q| {
+                    b.iter(|| {
+                        naive::summarize(
+                            Operation::Backup,
+                            black_box(q),
+                            &d.caller,
+                            NOW,
+                            &d.records,
+                        )
+                    })
+                });
+            }
+            group.finish();
+        }
+        walk(c, &d, n);
+    }
+}
+
+/// A full NextToken walk of Q1 at MaxResults 1000, from a cold cache, next to one Q1.
+fn walk(c: &mut Criterion, d: &Data, n: usize) {
+    let q1 = d.queries[0]
+        .1
+        .clone()
+        .with_max_results(backup_summaries::MaxResults::MAX);
+    let mut group = c.benchmark_group("q1_walk_max_results_1000");
+    group.throughput(Throughput::Elements(n as u64));
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("one_q1_all_rows", &d.label), |b| {
+        b.iter(|| {
+            let s = summarize(&q1, &d.caller, NOW, &d.table);
+            s.rows().map(|r| r.count()).sum::<u64>()
+        })
+    });
+    group.bench_function(BenchmarkId::new("walk", &d.label), |b| {
+        b.iter(|| {
+            d.table.clear_cached_summaries();
+            let (mut pages, mut total) = (0usize, 0u64);
+            let mut token: Option<String> = None;
+            loop {
+                let q = q1.clone().with_next_token(token.as_deref());
+                let answer = d
+                    .table
+                    .answer(&q, &d.caller, NOW, DEFAULT_TOKEN_LIFETIME)
+                    .expect("page");
+                let page = answer.page();
+                total += page.rows().map(|r| r.count()).sum::<u64>();
+                pages += 1;
+                match page.next_token() {
+                    Some(t) => token = Some(t.to_owned()),
+                    None => break,
+                }
+            }
+            (pages, total)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = queries
+}
+criterion_main!(benches);
