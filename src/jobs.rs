@@ -104,16 +104,16 @@ struct Packed {
 
 /// A packed word type.
 pub(crate) trait Word: Copy + Send + Sync {
-    /// The field at `shift` of `width` bits.
-    fn field(self, shift: u32, width: u32) -> usize;
+    /// The bits at `shift` under `mask` (a mask of at most 32 bits).
+    fn field(self, shift: u32, mask: u32) -> usize;
     /// Whether `self & mask == value`.
     fn matches(self, mask: u128, value: u128) -> bool;
 }
 
 impl Word for u64 {
     #[inline(always)]
-    fn field(self, shift: u32, width: u32) -> usize {
-        ((self >> shift) & ((1u64 << width) - 1)) as usize
+    fn field(self, shift: u32, mask: u32) -> usize {
+        ((self >> shift) as u32 & mask) as usize
     }
     #[inline(always)]
     fn matches(self, mask: u128, value: u128) -> bool {
@@ -124,8 +124,8 @@ impl Word for u64 {
 
 impl Word for u128 {
     #[inline(always)]
-    fn field(self, shift: u32, width: u32) -> usize {
-        ((self >> shift) & ((1u128 << width) - 1)) as usize
+    fn field(self, shift: u32, mask: u32) -> usize {
+        ((self >> shift) as u32 & mask) as usize
     }
     #[inline(always)]
     fn matches(self, mask: u128, value: u128) -> bool {

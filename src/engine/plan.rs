@@ -119,6 +119,18 @@ impl Layout {
     /// The bucket and components of a key.
     #[inline]
     pub(crate) fn decode(&self, key: u128) -> (u8, [u32; FIELDS]) {
+        if let (Ok(key), Ok(bucket_stride)) =
+            (u64::try_from(key), u64::try_from(self.bucket_stride))
+        {
+            // The common case, in 64-bit arithmetic (u128 division is a slow library call).
+            let bucket = u8::try_from(key / bucket_stride).unwrap_or(u8::MAX);
+            let rest = key % bucket_stride;
+            let ids = std::array::from_fn(|i| {
+                let stride = u64::try_from(self.stride[i]).unwrap_or(u64::MAX);
+                u32::try_from((rest / stride) % u64::from(self.radix[i].max(1))).unwrap_or(0)
+            });
+            return (bucket, ids);
+        }
         let bucket = u8::try_from(key / self.bucket_stride).unwrap_or(u8::MAX);
         let rest = key % self.bucket_stride;
         let ids = std::array::from_fn(|i| {

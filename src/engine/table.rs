@@ -18,14 +18,24 @@ use hashbrown::HashMap;
 use crate::engine::plan::{Key, Layout, Plan};
 use crate::jobs::{JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
 use crate::period::Buckets;
-use crate::rows::RawRow;
+use crate::rows::{RawRow, FIELDS};
 
 /// Largest key space counted in a dense array (cells of 4 bytes: 16 MiB).
 const DENSE_CELLS: u128 = 1 << 22;
 
-/// One looked-up field: where it sits in the word and its offset table.
+/// Widest bit range one lookup table covers (4096 entries).
+const FUSE_BITS: u32 = 12;
+
+/// One lookup: a bit range of the word and the offset each value of it adds.
 #[derive(Clone, Copy)]
 struct Lookup<'a, K> {
+    shift: u32,
+    mask: u32,
+    map: &'a [K],
+}
+
+/// A looked-up field before fusion: its bits and its per-value offsets.
+struct Field<'a, K> {
     shift: u32,
     width: u32,
     map: &'a [K],
@@ -36,7 +46,7 @@ struct Kernel<'a, K> {
     mask: u128,
     value: u128,
     base: K,
-    lookups: Vec<Lookup<'a, K>>,
+    fields: Vec<Field<'a, K>>,
 }
 
 /// Where counts go.
@@ -92,12 +102,7 @@ pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) 
             counts: vec![0; usize::try_from(layout.cells).unwrap_or(0)],
         };
         scan(table, &kernel, layout, &ranges, &mut c);
-        c.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n != 0)
-            .map(|(key, &n)| raw_row(layout, key as u128, u64::from(n)))
-            .collect()
+        dense_rows(layout, &c.counts)
     } else {
         let mut c = Hashed {
             groups: HashMap::new(),
@@ -120,7 +125,7 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
         mask: 0,
         value: 0,
         base: K::from_u128(0),
-        lookups: Vec::new(),
+        fields: Vec::new(),
     };
     for f in 0..PACKED {
         let map = &plan.maps[f];
@@ -152,7 +157,7 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
             kernel.value |= (first.0 as u128) << shift;
             kernel.base = kernel.base.wrapping_add(*first.1);
         } else {
-            kernel.lookups.push(Lookup {
+            kernel.fields.push(Field {
                 shift: packing.shift[f],
                 width: packing.width[f],
                 map,
@@ -162,7 +167,52 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
     Some(kernel)
 }
 
-/// Runs the loop, monomorphized on word width and number of looked-up fields.
+/// Fuses neighbouring looked-up fields into one table when their bits (with anything between
+/// them) span at most [`FUSE_BITS`]: one load then replaces several. Each entry is the sum of
+/// the fields' offsets for that bit pattern, or a miss if any field misses.
+fn fuse<K: Key>(fields: &[Field<'_, K>]) -> Vec<(u32, u32, Vec<K>)> {
+    let mut out: Vec<(u32, u32, Vec<K>)> = Vec::new();
+    let mut i = 0;
+    while let Some(first) = fields.get(i) {
+        let mut j = i + 1;
+        while fields
+            .get(j)
+            .is_some_and(|f| f.shift + f.width - first.shift <= FUSE_BITS)
+        {
+            j += 1;
+        }
+        let group = &fields[i..j];
+        let width = group
+            .last()
+            .map_or(first.width, |f| f.shift + f.width - first.shift)
+            .min(32);
+        let mask = if width >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << width) - 1
+        };
+        let map = if group.len() == 1 {
+            first.map.to_vec()
+        } else {
+            (0..=mask as usize)
+                .map(|bits| {
+                    group.iter().fold(K::from_u128(0), |acc, f| {
+                        let v = (bits >> (f.shift - first.shift)) & ((1usize << f.width) - 1);
+                        match f.map.get(v) {
+                            Some(&off) if !off.is_miss() && !acc.is_miss() => acc.wrapping_add(off),
+                            _ => K::MISS,
+                        }
+                    })
+                })
+                .collect()
+        };
+        out.push((first.shift, mask, map));
+        i = j;
+    }
+    out
+}
+
+/// Runs the loop, monomorphized on word width and number of lookups.
 fn scan<K: Key, C: Counter<K>>(
     table: &JobTable,
     kernel: &Kernel<'_, K>,
@@ -170,9 +220,18 @@ fn scan<K: Key, C: Counter<K>>(
     ranges: &[(u8, usize, usize)],
     counter: &mut C,
 ) {
+    let fused = fuse(&kernel.fields);
+    let l: Vec<Lookup<'_, K>> = fused
+        .iter()
+        .map(|(shift, mask, map)| Lookup {
+            shift: *shift,
+            mask: *mask,
+            map,
+        })
+        .collect();
     match &table.words {
-        Words::Narrow(w) => scan_words(w, kernel, layout, ranges, counter),
-        Words::Wide(w) => scan_words(w, kernel, layout, ranges, counter),
+        Words::Narrow(w) => scan_words(w, kernel, layout, ranges, counter, &l),
+        Words::Wide(w) => scan_words(w, kernel, layout, ranges, counter, &l),
     }
 }
 
@@ -182,43 +241,19 @@ fn scan_words<W: Word, K: Key, C: Counter<K>>(
     layout: &Layout,
     ranges: &[(u8, usize, usize)],
     counter: &mut C,
+    l: &[Lookup<'_, K>],
 ) {
-    let l = &kernel.lookups;
-    let run = |counter: &mut C| -> bool {
-        match l.len() {
-            0 => scan_n::<W, K, C, 0>(words, kernel, layout, ranges, counter, []),
-            1 => scan_n(words, kernel, layout, ranges, counter, [l[0]]),
-            2 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1]]),
-            3 => scan_n(words, kernel, layout, ranges, counter, [l[0], l[1], l[2]]),
-            4 => scan_n(
-                words,
-                kernel,
-                layout,
-                ranges,
-                counter,
-                [l[0], l[1], l[2], l[3]],
-            ),
-            5 => scan_n(
-                words,
-                kernel,
-                layout,
-                ranges,
-                counter,
-                [l[0], l[1], l[2], l[3], l[4]],
-            ),
-            6 => scan_n(
-                words,
-                kernel,
-                layout,
-                ranges,
-                counter,
-                [l[0], l[1], l[2], l[3], l[4], l[5]],
-            ),
-            _ => return false,
-        }
-        true
-    };
-    run(counter);
+    match *l {
+        [] => scan_n::<W, K, C, 0>(words, kernel, layout, ranges, counter, []),
+        [a] => scan_n(words, kernel, layout, ranges, counter, [a]),
+        [a, b] => scan_n(words, kernel, layout, ranges, counter, [a, b]),
+        [a, b, c] => scan_n(words, kernel, layout, ranges, counter, [a, b, c]),
+        [a, b, c, d] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d]),
+        [a, b, c, d, e] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d, e]),
+        [a, b, c, d, e, f] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d, e, f]),
+        // At most one lookup per packed field.
+        _ => {}
+    }
 }
 
 #[inline(never)]
@@ -248,7 +283,7 @@ fn scan_n<W: Word, K: Key, C: Counter<K>, const N: usize>(
             for l in &lookups {
                 key = key.wrapping_add(
                     l.map
-                        .get(w.field(l.shift, l.width))
+                        .get(w.field(l.shift, l.mask))
                         .copied()
                         .unwrap_or(K::MISS),
                 );
@@ -268,6 +303,47 @@ fn bucket_ranges(created: &[i64], buckets: Buckets) -> Vec<(u8, usize, usize)> {
         })
         .filter(|&(_, lo, hi)| lo < hi)
         .collect()
+}
+
+/// The non-zero cells of a dense count array, decoded without division: cells come in
+/// chunks of the innermost split field, and the outer key digits (bucket, then the fields)
+/// advance like an odometer once per chunk.
+fn dense_rows(layout: &Layout, counts: &[u32]) -> Vec<RawRow> {
+    let radix = layout.radix.map(|r| r.max(1));
+    let inner = (0..FIELDS).rev().find(|&f| radix[f] > 1);
+    let chunk = inner.map_or(1, |f| radix[f] as usize);
+    let mut bucket = 0u8;
+    let mut ids = [0u32; FIELDS];
+    let mut rows = Vec::new();
+    for cells in counts.chunks(chunk) {
+        for (j, &n) in cells.iter().enumerate() {
+            if n != 0 {
+                let mut row_ids = ids;
+                if let Some(f) = inner {
+                    row_ids[f] = u32::try_from(j).unwrap_or(0);
+                }
+                rows.push(RawRow {
+                    bucket,
+                    ids: row_ids,
+                    count: u64::from(n),
+                });
+            }
+        }
+        let mut f = inner.unwrap_or(0);
+        loop {
+            if f == 0 {
+                bucket = bucket.wrapping_add(1);
+                break;
+            }
+            f -= 1;
+            ids[f] += 1;
+            if ids[f] < radix[f] {
+                break;
+            }
+            ids[f] = 0;
+        }
+    }
+    rows
 }
 
 fn raw_row(layout: &Layout, key: u128, count: u64) -> RawRow {
