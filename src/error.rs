@@ -66,7 +66,12 @@ pub enum QueryError {
         expected: &'static str,
     },
     /// The parameter appeared more than once in the query string.
-    Repeated(Param),
+    Repeated {
+        /// The parameter.
+        param: Param,
+        /// The second value given, cut to 64 characters.
+        value: Box<str>,
+    },
     /// The parameter or helper does not exist for this operation.
     Unsupported(Param, Operation),
     /// The `NextToken` could not be used.
@@ -118,7 +123,9 @@ impl QueryError {
     #[must_use]
     pub fn param(&self) -> Param {
         match self {
-            Self::Invalid { param: p, .. } | Self::Repeated(p) | Self::Unsupported(p, _) => *p,
+            Self::Invalid { param: p, .. }
+            | Self::Repeated { param: p, .. }
+            | Self::Unsupported(p, _) => *p,
             Self::Token(_) => Param::NextToken,
         }
     }
@@ -140,7 +147,10 @@ impl fmt::Display for QueryError {
                 value,
                 expected,
             } => write!(f, "invalid {param} {value:?}: expected {expected}"),
-            Self::Repeated(p) => write!(f, "parameter {p} given more than once"),
+            Self::Repeated { param, value } => write!(
+                f,
+                "invalid {param} {value:?}: parameter {param} given more than once; expected it at most once"
+            ),
             Self::Unsupported(p, op) => write!(f, "parameter {p} does not exist for {op}"),
             Self::Token(e) => e.fmt(f),
         }

@@ -144,8 +144,19 @@ impl Buckets {
 
     /// First millisecond after bucket `b` (saturating at the ends of time).
     pub(crate) fn end(self, b: u8) -> UnixMillis {
+        UnixMillis::new(self.end_millis(b).unwrap_or(i64::MAX))
+    }
+
+    /// First millisecond after bucket `b`, or `None` when that lies past the end of time
+    /// (then every instant from the bucket's start on is in it). Before the start of time it
+    /// is `i64::MIN`: the bucket is empty.
+    pub(crate) fn end_millis(self, b: u8) -> Option<i64> {
         let day = self.first_day + (i64::from(b) + 1) * self.days;
-        UnixMillis::new(day.saturating_mul(DAY_MS))
+        match day.checked_mul(DAY_MS) {
+            Some(ms) => Some(ms),
+            None if day < 0 => Some(i64::MIN),
+            None => None,
+        }
     }
 }
 
@@ -189,6 +200,23 @@ mod tests {
         assert_eq!(b.start(0).as_millis(), TODAY - 7 * DAY_MS);
         assert_eq!(b.end(0).as_millis(), TODAY);
         assert_eq!(b.of(UnixMillis::new(TODAY)), None);
+    }
+
+    #[test]
+    fn buckets_past_the_ends_of_time() {
+        let b = Buckets::new(
+            AggregationPeriod::OneDay,
+            DayGrid::ThroughToday,
+            UnixMillis::new(i64::MIN),
+        );
+        assert_eq!(b.end_millis(0), Some(i64::MIN));
+        let b = Buckets::new(
+            AggregationPeriod::OneDay,
+            DayGrid::ThroughToday,
+            UnixMillis::new(i64::MAX),
+        );
+        assert_eq!(b.end_millis(13), None);
+        assert!(b.end_millis(12).is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::error::QueryError;
+use crate::error::{cut, QueryError};
 use crate::period::{AggregationPeriod, DayGrid};
 use crate::record::{AccountId, MessageCategory, ResourceType};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
@@ -235,7 +235,10 @@ impl Query {
             };
             let slot = &mut seen[param as usize];
             if std::mem::replace(slot, true) {
-                return Err(QueryError::Repeated(param));
+                return Err(QueryError::Repeated {
+                    param,
+                    value: cut(value.as_ref()),
+                });
             }
             b = b.parse_param(param, value.as_ref())?;
         }
@@ -508,10 +511,15 @@ fn mode<T>(value: &str, specific: impl FnOnce(&str) -> Option<T>) -> Option<Dime
 
 /// Decimal digits naming an integer in 1..=1000.
 fn parse_max_results(value: &str) -> Option<u32> {
-    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    value
+    // Leading zeros are allowed in any number; what is left must be 1..=1000.
+    let significant = value.trim_start_matches('0');
+    if significant.len() > 4 {
+        return None;
+    }
+    significant
         .parse::<u32>()
         .ok()
         .filter(|n| MaxResults::new(*n).is_some())
@@ -556,6 +564,8 @@ mod tests {
             "",
             " 5",
             "99999999999999999999",
+            "00",
+            "0001001",
         ] {
             let r = Query::from_pairs(Operation::Backup, [("MaxResults", bad)]);
             assert!(
@@ -569,7 +579,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        for good in ["1", "1000", "0500"] {
+        for good in ["1", "1000", "0500", "000000000000042"] {
             assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
         }
     }

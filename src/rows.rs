@@ -53,8 +53,10 @@ pub(crate) type Labels = Vec<Option<Box<str>>>;
 
 /// The finished answer to one query: every row, in order (SPEC §6).
 ///
-/// Cheap to page through: [`Summary::rows`] and [`Summary::page`] only borrow.
-#[derive(Clone, Debug, Eq, PartialEq)]
+/// Cheap to page through: [`Summary::rows`] and [`Summary::page`] only borrow. Two summaries
+/// are equal when they answer the same operation and period with the same rows (bucket
+/// edges, region, values and counts), however they were computed.
+#[derive(Clone, Debug)]
 pub struct Summary {
     pub(crate) operation: Operation,
     pub(crate) period: AggregationPeriod,
@@ -222,6 +224,23 @@ impl Summary {
         self.rows().map(|r| r.to_row()).collect()
     }
 }
+
+impl PartialEq for Summary {
+    fn eq(&self, other: &Self) -> bool {
+        self.operation == other.operation
+            && self.period == other.period
+            && self.len() == other.len()
+            && self.rows().zip(other.rows()).all(|(a, b)| {
+                a.start_time() == b.start_time()
+                    && a.end_time() == b.end_time()
+                    && a.count() == b.count()
+                    && a.region() == b.region()
+                    && Field::ALL.iter().all(|&f| a.value(f) == b.value(f))
+            })
+    }
+}
+
+impl Eq for Summary {}
 
 impl fmt::Display for SummaryRow<'_> {
     /// One line: `start end region values... count`, absent values as `-`.

@@ -298,7 +298,10 @@ fn bucket_ranges(created: &[i64], buckets: Buckets) -> Vec<(u8, usize, usize)> {
     (0..buckets.count())
         .map(|b| {
             let lo = created.partition_point(|&c| c < buckets.start(b).as_millis());
-            let hi = created.partition_point(|&c| c < buckets.end(b).as_millis());
+            let hi = match buckets.end_millis(b) {
+                Some(end) => created.partition_point(|&c| c < end),
+                None => created.len(),
+            };
             (b, lo, hi.max(lo))
         })
         .filter(|&(_, lo, hi)| lo < hi)
