@@ -94,7 +94,10 @@ mod record;
 mod rows;
 mod schema;
 mod scope;
+pub mod synth;
 mod time;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 pub use answer::Answer;
 pub use cursor::{Cursor, Page, DEFAULT_TOKEN_LIFETIME};

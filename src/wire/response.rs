@@ -1,0 +1,314 @@
+//! Response shapes and bodies of SPEC §9, written by hand into a `Vec<u8>`.
+//!
+//! Success body: `{"<List>":[<rows>],"AggregationPeriod":"<period>","NextToken":"<token>"}`,
+//! NextToken only when more rows follow. Each row's members, in order: `Region`, `AccountId`,
+//! `State`, `ResourceType`, then `MessageCategory` (backup, copy) or `MalwareScanner`,
+//! `ScanResultStatus` (scan), then `Count` (a JSON integer), `StartTime`, `EndTime` (epoch
+//! seconds as JSON numbers). Absent members are left out, never `null`.
+//!
+//! Invariants: every body is valid JSON (strings are escaped per RFC 8259), members come in the
+//! order above, and writing a row allocates nothing beyond growing the output buffer.
+
+use crate::cursor::Page;
+use crate::period::AggregationPeriod;
+use crate::rows::SummaryRow;
+use crate::schema::Operation;
+use crate::time::UnixMillis;
+use crate::wire::error::ApiError;
+
+/// `Content-Type`.
+const CONTENT_TYPE: &str = "Content-Type";
+/// `x-amzn-RequestId`.
+const REQUEST_ID: &str = "x-amzn-RequestId";
+/// `x-amzn-ErrorType`: botocore reads the error code here before the body's `Code`.
+const ERROR_TYPE: &str = "x-amzn-ErrorType";
+/// `Allow`, sent with a 405.
+const ALLOW: &str = "Allow";
+/// The content type of every body.
+const JSON: &str = "application/json";
+/// A generous guess at the bytes of one row, to size the buffer once.
+const ROW_BYTES: usize = 192;
+
+/// One HTTP response: status, headers and body, with no framework types (SPEC §9).
+///
+/// Header names use the AWS capitalisation (`Content-Type`, `x-amzn-RequestId`,
+/// `x-amzn-ErrorType`); HTTP header names are case-insensitive, and so is
+/// [`WireResponse::header`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WireResponse {
+    /// HTTP status code: 200, or the error's status.
+    pub status: u16,
+    /// Header names and values, in the order they should be sent.
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+impl WireResponse {
+    /// A `200` with a JSON success `body`.
+    pub(crate) fn ok(request_id: &str, body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![
+                (CONTENT_TYPE, JSON.to_owned()),
+                (REQUEST_ID, request_id.to_owned()),
+            ],
+            body,
+        }
+    }
+
+    /// The response for `error` (see [`ApiError::to_response`]).
+    pub(crate) fn error(error: &ApiError, request_id: &str) -> Self {
+        let mut headers = vec![
+            (CONTENT_TYPE, JSON.to_owned()),
+            (REQUEST_ID, request_id.to_owned()),
+            (ERROR_TYPE, error.name().to_owned()),
+        ];
+        if error.status() == 405 {
+            headers.push((ALLOW, "GET".to_owned()));
+        }
+        let mut body = Vec::with_capacity(32 + error.message().len());
+        body.extend_from_slice(b"{\"Code\":");
+        write_str(&mut body, error.name());
+        body.extend_from_slice(b",\"Message\":");
+        write_str(&mut body, error.message());
+        body.push(b'}');
+        Self {
+            status: error.status(),
+            headers,
+            body,
+        }
+    }
+
+    /// The value of header `name` (ASCII case-insensitive), if present.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Appends the success body of SPEC §9 for `page` to `out`.
+///
+/// # Examples
+/// ```
+/// use backup_summaries::{wire, Caller, JobTable, Operation, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME};
+/// let table = JobTable::new(Operation::Restore);
+/// let caller = Caller::new("123456789012".parse()?, "eu-west-1".parse()?);
+/// let query = Query::from_pairs(Operation::Restore, [("AggregationPeriod", "SEVEN_DAYS")])?;
+/// let answer = table.answer(&query, &caller, UnixMillis::new(0), DEFAULT_TOKEN_LIFETIME)?;
+/// let mut body = Vec::new();
+/// wire::write_page(&answer.page(), &mut body);
+/// assert_eq!(body, br#"{"RestoreJobSummaries":[],"AggregationPeriod":"SEVEN_DAYS"}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_page(page: &Page<'_>, out: &mut Vec<u8>) {
+    write_rows(
+        page.operation(),
+        page.period(),
+        page.rows(),
+        page.next_token(),
+        out,
+    );
+}
+
+/// Appends the success body of SPEC §9 for any `rows` of `op` to `out`: `write_page` for one
+/// page, or every page of a NextToken walk in one body.
+///
+/// Rows are written in the order given; members a row lacks are left out.
+pub fn write_rows<'r>(
+    op: Operation,
+    period: AggregationPeriod,
+    rows: impl Iterator<Item = SummaryRow<'r>>,
+    next_token: Option<&str>,
+    out: &mut Vec<u8>,
+) {
+    let fields = op.fields();
+    out.reserve(
+        rows.size_hint()
+            .0
+            .saturating_mul(ROW_BYTES)
+            .saturating_add(96),
+    );
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(summaries_member(op).as_bytes());
+    out.extend_from_slice(b"\":[");
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Region\":");
+        write_str(out, row.region());
+        for &field in fields {
+            if let Some(value) = row.value(field) {
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(field.as_str().as_bytes());
+                out.extend_from_slice(b"\":");
+                write_str(out, value);
+            }
+        }
+        out.extend_from_slice(b",\"Count\":");
+        write_u64(out, row.count());
+        out.extend_from_slice(b",\"StartTime\":");
+        write_seconds(out, row.start_time());
+        out.extend_from_slice(b",\"EndTime\":");
+        write_seconds(out, row.end_time());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"AggregationPeriod\":");
+    write_str(out, period.as_str());
+    if let Some(token) = next_token {
+        out.extend_from_slice(b",\"NextToken\":");
+        write_str(out, token);
+    }
+    out.push(b'}');
+}
+
+/// The output list member of `op` (SPEC §1).
+fn summaries_member(op: Operation) -> &'static str {
+    match op {
+        Operation::Backup => "BackupJobSummaries",
+        Operation::Copy => "CopyJobSummaries",
+        Operation::Restore => "RestoreJobSummaries",
+        Operation::Scan => "ScanJobSummaries",
+    }
+}
+
+/// Appends `s` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\u001f`,
+/// ...; everything else, non-ASCII included, as is.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if short.is_empty() {
+            let hex = |nibble: u8| HEX.get(usize::from(nibble & 0xf)).copied().unwrap_or(b'0');
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal.
+fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    for slot in &mut digits {
+        // `n % 10` is below 10, so the cast is exact.
+        *slot = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits.iter().take(len).rev());
+}
+
+/// Appends `at` as epoch seconds: an integer for a whole second (every bucket edge), else
+/// with exactly three decimals.
+fn write_seconds(out: &mut Vec<u8>, at: UnixMillis) {
+    let ms = at.as_millis();
+    if ms < 0 {
+        out.push(b'-');
+    }
+    let abs = ms.unsigned_abs();
+    write_u64(out, abs / 1000);
+    let frac = abs % 1000;
+    if frac != 0 {
+        // Each digit is below 10, so the casts are exact.
+        out.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn strings_are_escaped_like_serde_json() -> Result<(), serde_json::Error> {
+        for s in [
+            "",
+            "plain",
+            "q\"b\\s",
+            "\n\r\t\u{8}\u{c}",
+            "\u{0}\u{1f}\u{7f}",
+            "é€😀",
+            "a\u{2028}b",
+        ] {
+            assert_eq!(string(s), serde_json::to_string(s)?, "{s:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn integers_and_seconds() {
+        let num = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut out = Vec::new();
+            f(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        assert_eq!(num(&|o| write_u64(o, 0)), "0");
+        assert_eq!(num(&|o| write_u64(o, u64::MAX)), u64::MAX.to_string());
+        assert_eq!(
+            num(&|o| write_seconds(o, UnixMillis::new(1_795_651_200_000))),
+            "1795651200"
+        );
+        assert_eq!(
+            num(&|o| write_seconds(o, UnixMillis::new(1_795_651_200_007))),
+            "1795651200.007"
+        );
+        assert_eq!(
+            num(&|o| write_seconds(o, UnixMillis::new(-1_500))),
+            "-1.500"
+        );
+        assert_eq!(num(&|o| write_seconds(o, UnixMillis::new(-999))), "-0.999");
+        assert_eq!(
+            num(&|o| write_seconds(o, UnixMillis::new(i64::MIN))),
+            "-9223372036854775.808"
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_code_and_message() {
+        let r = ApiError::new("XException", 418, "a \"quoted\" message").to_response("id");
+        assert_eq!(
+            r.body,
+            br#"{"Code":"XException","Message":"a \"quoted\" message"}"#
+        );
+        assert_eq!(r.header("X-AMZN-ERRORTYPE"), Some("XException"));
+        assert_eq!(r.header("allow"), None);
+    }
+}
