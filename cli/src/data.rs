@@ -1,0 +1,291 @@
+//! The data options shared by `serve` and `query`: job files, the organization file, the
+//! default caller; and loading them into a [`Service`].
+//!
+//! Each job file is read whole into memory and handed to [`load_jobs`]; a broken file stops
+//! the command with an error naming the file. With no job file at all the built-in demo data
+//! set is loaded instead (see [`crate::demo`]).
+
+use std::fs::File;
+use std::io::{self, IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use backup_summaries::wire::{load_jobs, Service};
+use backup_summaries::{AccountId, Caller, Operation, Organization, Region, UnixMillis};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+use crate::error::Failure;
+use crate::{clock, demo};
+
+/// Files at least this large get a progress bar while they are read (when stderr is a
+/// terminal): 64 MiB.
+const PROGRESS_BYTES: u64 = 64 << 20;
+
+/// Where the jobs, the organization and the default caller come from.
+#[derive(Args, Debug)]
+pub(crate) struct DataArgs {
+    /// Region of callers whose request names none, and of job records that name none
+    #[arg(long, value_name = "REGION", default_value = "us-east-1", value_parser = parse_region)]
+    pub(crate) region: Region,
+    /// Pin the clock to this RFC 3339 instant (default: the system clock)
+    #[arg(long, value_name = "RFC3339", value_parser = clock::parse_now)]
+    pub(crate) now: Option<UnixMillis>,
+    /// Backup jobs: `aws backup list-backup-jobs` output or JSON Lines of its records
+    #[arg(long = "backup-jobs", value_name = "FILE")]
+    pub(crate) backup_jobs: Vec<PathBuf>,
+    /// Copy jobs: `aws backup list-copy-jobs` output or JSON Lines of its records
+    #[arg(long = "copy-jobs", value_name = "FILE")]
+    pub(crate) copy_jobs: Vec<PathBuf>,
+    /// Restore jobs: `aws backup list-restore-jobs` output or JSON Lines of its records
+    #[arg(long = "restore-jobs", value_name = "FILE")]
+    pub(crate) restore_jobs: Vec<PathBuf>,
+    /// Scan jobs: `aws backup list-scan-jobs` output or JSON Lines of its records
+    #[arg(long = "scan-jobs", value_name = "FILE")]
+    pub(crate) scan_jobs: Vec<PathBuf>,
+    /// The organization: {"ManagementAccountId": ID, "DelegatedAdministrators": [ID...], "Accounts": [ID...]}
+    #[arg(long, value_name = "FILE")]
+    pub(crate) organization: Option<PathBuf>,
+    /// Account of callers whose access key id is not a 12-digit account id (and the demo
+    /// data set's management account)
+    #[arg(long, value_name = "ID", default_value = "123456789012", value_parser = parse_account)]
+    pub(crate) default_account: AccountId,
+}
+
+/// The jobs and the organization, loaded.
+#[derive(Debug)]
+pub(crate) struct Dataset {
+    /// The service holding every job table.
+    pub(crate) service: Service,
+    /// The organization every caller is placed in, if any.
+    pub(crate) organization: Option<Organization>,
+    /// Jobs loaded, over all operations.
+    pub(crate) jobs: usize,
+}
+
+impl DataArgs {
+    /// Every job file given, with the operation whose table it fills.
+    fn job_files(&self) -> impl Iterator<Item = (Operation, &Path)> {
+        [
+            (Operation::Backup, &self.backup_jobs),
+            (Operation::Copy, &self.copy_jobs),
+            (Operation::Restore, &self.restore_jobs),
+            (Operation::Scan, &self.scan_jobs),
+        ]
+        .into_iter()
+        .flat_map(|(op, files)| files.iter().map(move |f| (op, f.as_path())))
+    }
+
+    /// Loads the job files (or the demo data set when there are none) and the organization.
+    ///
+    /// `now` dates the demo data set. Each file is reported on stderr as
+    /// `loaded FILE: N jobs in S.SSs`.
+    pub(crate) fn load(&self, now: UnixMillis) -> Result<Dataset, Failure> {
+        let organization = self
+            .organization
+            .as_deref()
+            .map(read_organization)
+            .transpose()?;
+        let mut service = Service::new();
+        let mut jobs = 0;
+        let mut any_file = false;
+        for (op, path) in self.job_files() {
+            any_file = true;
+            let started = Instant::now();
+            let bytes = read_file(path)?;
+            let n = load_jobs(service.table_mut(op), &bytes, Some(&self.region))
+                .map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
+            eprintln!(
+                "loaded {}: {n} jobs in {:.2}s",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            jobs += n;
+        }
+        if any_file {
+            return Ok(Dataset {
+                service,
+                organization,
+                jobs,
+            });
+        }
+        let started = Instant::now();
+        let demo = demo::load(&mut service, self.default_account, now);
+        let members: Vec<String> = demo
+            .organization
+            .accounts()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "no job files given: loaded the built-in demo data set: {} jobs in {:.2}s \
+             (management account {}, member accounts {})",
+            demo.jobs,
+            started.elapsed().as_secs_f64(),
+            demo.organization.management(),
+            members.join(", "),
+        );
+        Ok(Dataset {
+            service,
+            organization: organization.or(Some(demo.organization)),
+            jobs: demo.jobs,
+        })
+    }
+}
+
+impl Dataset {
+    /// The caller `account` in `region`, placed in the organization (if it belongs to it).
+    pub(crate) fn caller(&self, account: AccountId, region: Region) -> Caller {
+        let caller = Caller::new(account, region);
+        match &self.organization {
+            Some(org) => caller.with_organization(org.clone()),
+            None => caller,
+        }
+    }
+}
+
+/// `--region`.
+fn parse_region(s: &str) -> Result<Region, String> {
+    Region::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--default-account`, `--caller`: a 12-digit account id.
+pub(crate) fn parse_account(s: &str) -> Result<AccountId, String> {
+    AccountId::parse(s).map_err(|e| e.to_string())
+}
+
+/// Reads a whole file, with a progress bar on stderr for large files.
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    let fail = |e: io::Error| Failure::error(format!("{}: {e}", path.display()));
+    let file = File::open(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    let bar = if len >= PROGRESS_BYTES && io::stderr().is_terminal() {
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(format!("reading {}", path.display()));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    let read = bar.wrap_read(file).read_to_end(&mut bytes);
+    bar.finish_and_clear();
+    read.map_err(fail)?;
+    Ok(bytes)
+}
+
+/// Reads and validates an organization file.
+fn read_organization(path: &Path) -> Result<Organization, Failure> {
+    let bytes = read_file(path)?;
+    parse_organization(&bytes).map_err(|e| Failure::error(format!("{}: {e}", path.display())))
+}
+
+/// Parses `{"ManagementAccountId": ID, "DelegatedAdministrators": [ID...], "Accounts": [ID...]}`.
+/// The lists may be absent; any other member is rejected (it is most likely a typo).
+fn parse_organization(bytes: &[u8]) -> Result<Organization, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(members) = value else {
+        return Err(
+            "expected a JSON object with ManagementAccountId, DelegatedAdministrators and Accounts"
+                .into(),
+        );
+    };
+    if let Some(unknown) = members.keys().find(|k| {
+        !["ManagementAccountId", "DelegatedAdministrators", "Accounts"].contains(&k.as_str())
+    }) {
+        return Err(format!(
+            "unknown member {unknown:?}: expected ManagementAccountId, DelegatedAdministrators or Accounts"
+        ));
+    }
+    let management = match members.get("ManagementAccountId") {
+        Some(v) => account_in(v, "ManagementAccountId")?,
+        None => return Err("missing ManagementAccountId".into()),
+    };
+    let list = |field: &str| -> Result<Vec<AccountId>, String> {
+        match members.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| account_in(v, &format!("{field}[{i}]")))
+                .collect(),
+            Some(_) => Err(format!("{field}: expected a list of 12-digit account ids")),
+        }
+    };
+    Ok(Organization::new(management)
+        .with_delegated_administrators(list("DelegatedAdministrators")?)
+        .with_accounts(list("Accounts")?))
+}
+
+/// One account id of the organization file; `field` names it in errors.
+fn account_in(value: &Value, field: &str) -> Result<AccountId, String> {
+    if let Some(id) = value.as_str().and_then(|s| AccountId::parse(s).ok()) {
+        return Ok(id);
+    }
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    let shown: String = text.chars().take(64).collect();
+    Err(format!(
+        "{field}: invalid account id {shown}: expected a string of 12 digits"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(set: &std::collections::BTreeSet<AccountId>) -> Vec<String> {
+        set.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn organization_file_parses() -> Result<(), String> {
+        let org = parse_organization(
+            br#"{"ManagementAccountId": "123456789012", "DelegatedAdministrators": ["111111111111"], "Accounts": ["222222222222", "000000000001"]}"#,
+        )?;
+        assert_eq!(org.management().to_string(), "123456789012");
+        assert_eq!(ids(org.delegated_administrators()), ["111111111111"]);
+        assert_eq!(ids(org.accounts()), ["000000000001", "222222222222"]);
+        let bare = parse_organization(br#"{"ManagementAccountId": "123456789012"}"#)?;
+        assert!(bare.accounts().is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn organization_errors_name_the_field() -> Result<(), String> {
+        let cases: [(&[u8], &str); 7] = [
+            (b"[]", "expected a JSON object"),
+            (b"{", "not valid JSON"),
+            (br#"{"Accounts": []}"#, "missing ManagementAccountId"),
+            (
+                br#"{"ManagementAccountId": "12345"}"#,
+                "ManagementAccountId: invalid account id 12345",
+            ),
+            (
+                br#"{"ManagementAccountId": 123456789012}"#,
+                "ManagementAccountId: invalid account id 123456789012",
+            ),
+            (
+                br#"{"ManagementAccountId": "123456789012", "Accounts": ["123456789012", "x"]}"#,
+                "Accounts[1]: invalid account id x",
+            ),
+            (
+                br#"{"ManagementAccountId": "123456789012", "Account": []}"#,
+                "unknown member \"Account\"",
+            ),
+        ];
+        for (input, expected) in cases {
+            let Err(e) = parse_organization(input) else {
+                return Err(format!("accepted {}", String::from_utf8_lossy(input)));
+            };
+            assert!(e.contains(expected), "{e:?} lacks {expected:?}");
+        }
+        Ok(())
+    }
+}
