@@ -131,6 +131,16 @@ impl<'a> SummaryRow<'a> {
             .and_then(|l| l.as_deref())
     }
 
+    /// The summary this row belongs to.
+    pub(crate) fn summary(&self) -> &'a Summary {
+        self.summary
+    }
+
+    /// The row's bucket index and label ids (into the summary's labels).
+    pub(crate) fn raw(&self) -> &'a RawRow {
+        self.raw
+    }
+
     /// An owned copy.
     #[must_use]
     pub fn to_row(&self) -> Row {
@@ -216,6 +226,31 @@ impl Summary {
         self.rows
             .get(i)
             .map(|raw| SummaryRow { summary: self, raw })
+    }
+
+    /// The caller's region, as every row shows it.
+    pub(crate) fn region_str(&self) -> &str {
+        &self.region
+    }
+
+    /// The labels of `field`, by id.
+    pub(crate) fn labels_of(&self, field: Field) -> &Labels {
+        &self.labels[field.index()]
+    }
+
+    /// Number of buckets of the query's grid.
+    pub(crate) fn bucket_count(&self) -> u8 {
+        self.buckets.count()
+    }
+
+    /// Start of bucket `b`.
+    pub(crate) fn bucket_start(&self, b: u8) -> UnixMillis {
+        self.buckets.start(b)
+    }
+
+    /// End of bucket `b`.
+    pub(crate) fn bucket_end(&self, b: u8) -> UnixMillis {
+        self.buckets.end(b)
     }
 
     /// Owned copies of every row.

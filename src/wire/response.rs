@@ -11,7 +11,7 @@
 
 use crate::cursor::Page;
 use crate::period::AggregationPeriod;
-use crate::rows::SummaryRow;
+use crate::rows::{Summary, SummaryRow};
 use crate::schema::Operation;
 use crate::time::UnixMillis;
 use crate::wire::error::ApiError;
@@ -126,7 +126,6 @@ pub fn write_rows<'r>(
     next_token: Option<&str>,
     out: &mut Vec<u8>,
 ) {
-    let fields = op.fields();
     out.reserve(
         rows.size_hint()
             .0
@@ -136,27 +135,22 @@ pub fn write_rows<'r>(
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(summaries_member(op).as_bytes());
     out.extend_from_slice(b"\":[");
+    // Every label and bucket edge of a summary is rendered once; a row is then a few copies.
+    let mut rendered: Option<(&Summary, Rendered)> = None;
     for (i, row) in rows.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"Region\":");
-        write_str(out, row.region());
-        for &field in fields {
-            if let Some(value) = row.value(field) {
-                out.extend_from_slice(b",\"");
-                out.extend_from_slice(field.as_str().as_bytes());
-                out.extend_from_slice(b"\":");
-                write_str(out, value);
-            }
+        let summary = row.summary();
+        let fresh = rendered
+            .as_ref()
+            .map_or(true, |(s, _)| !std::ptr::eq(*s, summary));
+        if fresh {
+            rendered = Some((summary, Rendered::new(op, summary)));
         }
-        out.extend_from_slice(b",\"Count\":");
-        write_u64(out, row.count());
-        out.extend_from_slice(b",\"StartTime\":");
-        write_seconds(out, row.start_time());
-        out.extend_from_slice(b",\"EndTime\":");
-        write_seconds(out, row.end_time());
-        out.push(b'}');
+        if let Some((_, r)) = &rendered {
+            r.write(row, out);
+        }
     }
     out.extend_from_slice(b"],\"AggregationPeriod\":");
     write_str(out, period.as_str());
@@ -165,6 +159,72 @@ pub fn write_rows<'r>(
         write_str(out, token);
     }
     out.push(b'}');
+}
+
+/// The JSON pieces of one summary's rows, rendered once.
+struct Rendered {
+    /// `{"Region":"..."`
+    head: Vec<u8>,
+    /// Per field of the operation: (field index, `,"Name":"value"` per label id; empty when
+    /// absent).
+    fields: Vec<(usize, Vec<Vec<u8>>)>,
+    /// Per bucket: `,"StartTime":...,"EndTime":...}`.
+    tails: Vec<Vec<u8>>,
+}
+
+impl Rendered {
+    fn new(op: Operation, summary: &Summary) -> Self {
+        let mut head = b"{\"Region\":".to_vec();
+        write_str(&mut head, summary.region_str());
+        let fields = op
+            .fields()
+            .iter()
+            .map(|field| {
+                let labels = summary.labels_of(*field).iter().map(|label| {
+                    let mut v = Vec::new();
+                    if let Some(value) = label {
+                        v.extend_from_slice(b",\"");
+                        v.extend_from_slice(field.as_str().as_bytes());
+                        v.extend_from_slice(b"\":");
+                        write_str(&mut v, value);
+                    }
+                    v
+                });
+                (field.index(), labels.collect())
+            })
+            .collect();
+        let tails = (0..summary.bucket_count())
+            .map(|b| {
+                let mut v = b",\"StartTime\":".to_vec();
+                write_seconds(&mut v, summary.bucket_start(b));
+                v.extend_from_slice(b",\"EndTime\":");
+                write_seconds(&mut v, summary.bucket_end(b));
+                v.push(b'}');
+                v
+            })
+            .collect();
+        Self {
+            head,
+            fields,
+            tails,
+        }
+    }
+
+    fn write(&self, row: SummaryRow<'_>, out: &mut Vec<u8>) {
+        let raw = row.raw();
+        out.extend_from_slice(&self.head);
+        for (f, labels) in &self.fields {
+            let id = raw.ids.get(*f).copied().unwrap_or(0) as usize;
+            if let Some(piece) = labels.get(id) {
+                out.extend_from_slice(piece);
+            }
+        }
+        out.extend_from_slice(b",\"Count\":");
+        write_u64(out, raw.count);
+        if let Some(tail) = self.tails.get(usize::from(raw.bucket)) {
+            out.extend_from_slice(tail);
+        }
+    }
 }
 
 /// The output list member of `op` (SPEC §1).
