@@ -268,20 +268,6 @@ impl Words {
             Self::Wide(v) => v.capacity() * 16,
         }
     }
-
-    fn permute(&mut self, perm: &[u32]) {
-        fn apply<T: Copy>(col: &mut Vec<T>, perm: &[u32]) {
-            let sorted: Vec<T> = perm
-                .iter()
-                .filter_map(|&i| col.get(i as usize).copied())
-                .collect();
-            *col = sorted;
-        }
-        match self {
-            Self::Narrow(v) => apply(v, perm),
-            Self::Wide(v) => apply(v, perm),
-        }
-    }
 }
 
 impl JobTable {
@@ -404,7 +390,7 @@ impl JobTable {
             }
         }
         if !sorted {
-            self.sort();
+            self.sort_tail(old_len);
         }
         Ok(())
     }
@@ -527,17 +513,57 @@ impl JobTable {
         self.words.truncate(len);
     }
 
-    /// Restores CreationDate order after an unsorted bulk append (stable).
-    fn sort(&mut self) {
-        let mut perm: Vec<u32> = (0..u32::try_from(self.len()).unwrap_or(u32::MAX)).collect();
-        let created = &self.created;
-        perm.sort_by_key(|&i| created.get(i as usize).copied().unwrap_or(i64::MAX));
-        self.words.permute(&perm);
-        let sorted: Vec<i64> = perm
+    /// Restores CreationDate order after jobs were appended at `from..`: sorts the appended
+    /// run (stable), then merges it into the sorted prefix from the back, in place. Extra
+    /// memory is proportional to the run, never to the table.
+    fn sort_tail(&mut self, from: usize) {
+        let Some(tail) = self.created.get(from..) else {
+            return;
+        };
+        let mut perm: Vec<u32> = (0..u32::try_from(tail.len()).unwrap_or(u32::MAX)).collect();
+        perm.sort_by_key(|&i| tail.get(i as usize).copied().unwrap_or(i64::MAX));
+        let run: Vec<i64> = perm
             .iter()
-            .filter_map(|&i| self.created.get(i as usize).copied())
+            .filter_map(|&i| tail.get(i as usize).copied())
             .collect();
-        self.created = sorted;
+        match &mut self.words {
+            Words::Narrow(w) => merge_back(&mut self.created, w, from, &run, &perm),
+            Words::Wide(w) => merge_back(&mut self.created, w, from, &run, &perm),
+        }
+    }
+}
+
+/// Merges the run `created[from..]` (whose sorted order is `perm`, dates `run`) into the
+/// sorted prefix `created[..from]`, moving words along; stable (the prefix comes first among
+/// equal dates).
+fn merge_back<T: Copy>(
+    created: &mut [i64],
+    words: &mut [T],
+    from: usize,
+    run: &[i64],
+    perm: &[u32],
+) {
+    let run_words: Vec<T> = perm
+        .iter()
+        .filter_map(|&i| words.get(from + i as usize).copied())
+        .collect();
+    let (mut i, mut j, mut k) = (
+        from,
+        run.len().min(run_words.len()),
+        created.len().min(words.len()),
+    );
+    while j > 0 && k > 0 {
+        k -= 1;
+        let take_prefix = i > 0 && created[i - 1] > run[j - 1];
+        if take_prefix {
+            i -= 1;
+            created[k] = created[i];
+            words[k] = words[i];
+        } else {
+            j -= 1;
+            created[k] = run[j];
+            words[k] = run_words[j];
+        }
     }
 }
 
@@ -569,6 +595,42 @@ mod tests {
         assert_eq!(t.created, vec![0, 1, 3, 4, 5, 9]);
         assert_eq!(t.accounts.len(), 1);
         assert!(matches!(t.words, Words::Narrow(_)));
+        Ok(())
+    }
+
+    #[test]
+    fn unsorted_batches_merge_and_keep_each_job_whole() -> Result<(), Box<dyn std::error::Error>> {
+        let mut t = JobTable::new(Operation::Backup);
+        let with_account = |ms: i64, a: u64| -> Result<JobRecord, Box<dyn std::error::Error>> {
+            let r = job(ms)?;
+            Ok(JobRecord::new(
+                AccountId::parse(&format!("{a:012}"))?,
+                r.region().clone(),
+                r.state(),
+                r.resource_type().clone(),
+                r.creation_date(),
+            ))
+        };
+        // Account number = date, so a word that moved without its date shows.
+        t.extend(&[
+            with_account(10, 10)?,
+            with_account(30, 30)?,
+            with_account(50, 50)?,
+        ])
+        .map_err(|(_, e)| e)?;
+        t.extend(&[
+            with_account(40, 40)?,
+            with_account(5, 5)?,
+            with_account(30, 31)?,
+            with_account(60, 60)?,
+        ])
+        .map_err(|(_, e)| e)?;
+        assert_eq!(t.created, vec![5, 10, 30, 30, 40, 50, 60]);
+        let accounts: Vec<u64> = (0..t.len())
+            .map(|i| t.accounts[t.packing.unpack(t.words.get(i))[ACCOUNT] as usize].as_u64())
+            .collect();
+        // Stable: the earlier job with date 30 (account 30) stays before the later one.
+        assert_eq!(accounts, vec![5, 10, 30, 31, 40, 50, 60]);
         Ok(())
     }
 
