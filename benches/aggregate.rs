@@ -11,7 +11,8 @@
 //! - `naive`: the reference implementation of `proptests/` (1M jobs at most).
 //! - `walk`: a full NextToken walk of Q1 at MaxResults 1000 from a cold cache, next to
 //!   `engine` Q1.
-//! - `ingest`: JSON Lines in the list-API shape to a table (with the `wire` feature).
+//! - `ingest`: JSON Lines in the list-API shape to a table (`wire::load_jobs`), on the
+//!   smallest size up to 1M jobs.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -189,9 +190,32 @@ fn walk(c: &mut Criterion, d: &Data, n: usize) {
     group.finish();
 }
 
+/// JSON Lines in the list-API shape to a table, as a server loads `list-backup-jobs` output.
+fn ingest(c: &mut Criterion) {
+    let n = sizes().into_iter().min().unwrap_or(1_000_000).min(1_000_000);
+    let mut config = Config::new(Operation::Backup);
+    config.one_region = "us-east-1".parse().ok();
+    let mut lines = String::new();
+    for job in Generator::new(config).take(n) {
+        job.write_json(Operation::Backup, &mut lines);
+        lines.push('\n');
+    }
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(n as u64));
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::new("json_lines_to_table", label(n)), |b| {
+        b.iter(|| {
+            let mut table = JobTable::new(Operation::Backup);
+            backup_summaries::wire::load_jobs(&mut table, black_box(lines.as_bytes()), None)
+                .expect("valid jobs")
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = queries
+    targets = queries, ingest
 }
 criterion_main!(benches);
