@@ -22,6 +22,10 @@ use crate::rows::{RawRow, FIELDS};
 
 /// Largest key space counted in a dense array (cells of 4 bytes: 16 MiB).
 const DENSE_CELLS: u128 = 1 << 22;
+/// Key spaces up to this many cells get [`LANES`] interleaved copies of their counters.
+const LANED_CELLS: usize = 1 << 12;
+/// Copies of each counter for small key spaces (a power of two).
+const LANES: usize = 4;
 
 /// Widest bit range one lookup table covers (4096 entries).
 const FUSE_BITS: u32 = 12;
@@ -49,13 +53,18 @@ struct Kernel<'a, K> {
     fields: Vec<Field<'a, K>>,
 }
 
-/// Where counts go.
+/// Where counts go. `lane` is any number; counters may use it to spread increments.
 trait Counter<K> {
-    fn add(&mut self, key: K, n: u64);
+    fn add(&mut self, lane: usize, key: K, n: u64);
 }
 
+/// Counts in `lanes` copies of `cells` counters (lane-major), consecutive jobs going to
+/// different copies: with few cells, consecutive jobs of one group would otherwise wait on
+/// each other's increment of the same counter.
 struct Dense {
     counts: Vec<u32>,
+    cells: usize,
+    lanes: usize,
 }
 
 struct Hashed<K> {
@@ -65,21 +74,23 @@ struct Hashed<K> {
 
 impl<K: Key> Counter<K> for Dense {
     #[inline(always)]
-    fn add(&mut self, key: K, n: u64) {
+    fn add(&mut self, lane: usize, key: K, n: u64) {
         // Any excluded value makes the key >= Key::MISS, outside the dense range, so this one
-        // bounds check filters every excluded record.
-        if let Some(c) = usize::try_from(key.to_u128())
-            .ok()
-            .and_then(|k| self.counts.get_mut(k))
-        {
-            *c = c.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        // range check filters every excluded record. A dense table has fewer than 2^32 jobs,
+        // so no counter can wrap.
+        let k = key.to_u128();
+        if k < self.cells as u128 {
+            let at = (lane & (self.lanes - 1)) * self.cells + k as usize;
+            if let Some(c) = self.counts.get_mut(at) {
+                *c = c.wrapping_add(n as u32);
+            }
         }
     }
 }
 
 impl<K: Key> Counter<K> for Hashed<K> {
     #[inline(always)]
-    fn add(&mut self, key: K, n: u64) {
+    fn add(&mut self, _lane: usize, key: K, n: u64) {
         if key.to_u128() < self.cells {
             *self.groups.entry(key).or_insert(0) += n;
         }
@@ -98,11 +109,21 @@ pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) 
     let layout = &plan.layout;
     let dense = layout.cells <= DENSE_CELLS && u32::try_from(table.len()).is_ok();
     if dense {
+        let cells = usize::try_from(layout.cells).unwrap_or(0);
+        let lanes = if cells <= LANED_CELLS { LANES } else { 1 };
         let mut c = Dense {
-            counts: vec![0; usize::try_from(layout.cells).unwrap_or(0)],
+            counts: vec![0; cells * lanes],
+            cells,
+            lanes,
         };
         scan(table, &kernel, layout, &ranges, &mut c);
-        dense_rows(layout, &c.counts)
+        let (first, rest) = c.counts.split_at_mut(cells);
+        for lane in rest.chunks(cells) {
+            for (total, n) in first.iter_mut().zip(lane) {
+                *total = total.wrapping_add(*n);
+            }
+        }
+        dense_rows(layout, first)
     } else {
         let mut c = Hashed {
             groups: HashMap::new(),
@@ -272,24 +293,41 @@ fn scan_n<W: Word, K: Key, C: Counter<K>, const N: usize>(
         };
         if N == 0 && kernel.mask == 0 {
             // Nothing to read: the whole bucket is one group.
-            counter.add(base, slice.len() as u64);
+            counter.add(0, base, slice.len() as u64);
             continue;
         }
-        for &w in slice {
-            if !w.matches(kernel.mask, kernel.value) {
-                continue;
-            }
-            let mut key = base;
-            for l in &lookups {
-                key = key.wrapping_add(
-                    l.map
-                        .get(w.field(l.shift, l.mask))
-                        .copied()
-                        .unwrap_or(K::MISS),
-                );
-            }
-            counter.add(key, 1);
+        if kernel.mask == 0 {
+            scan_slice::<W, K, C, N, false>(slice, kernel, base, counter, &lookups);
+        } else {
+            scan_slice::<W, K, C, N, true>(slice, kernel, base, counter, &lookups);
         }
+    }
+}
+
+/// The innermost loop over one bucket's words; `FILTERED` is false when no field is
+/// mask-filtered, so the compare disappears.
+#[inline(always)]
+fn scan_slice<W: Word, K: Key, C: Counter<K>, const N: usize, const FILTERED: bool>(
+    slice: &[W],
+    kernel: &Kernel<'_, K>,
+    base: K,
+    counter: &mut C,
+    lookups: &[Lookup<'_, K>; N],
+) {
+    for (lane, &w) in slice.iter().enumerate() {
+        if FILTERED && !w.matches(kernel.mask, kernel.value) {
+            continue;
+        }
+        let mut key = base;
+        for l in lookups {
+            key = key.wrapping_add(
+                l.map
+                    .get(w.field(l.shift, l.mask))
+                    .copied()
+                    .unwrap_or(K::MISS),
+            );
+        }
+        counter.add(lane, key, 1);
     }
 }
 
