@@ -192,7 +192,11 @@ fn walk(c: &mut Criterion, d: &Data, n: usize) {
 
 /// JSON Lines in the list-API shape to a table, as a server loads `list-backup-jobs` output.
 fn ingest(c: &mut Criterion) {
-    let n = sizes().into_iter().min().unwrap_or(1_000_000).min(1_000_000);
+    let n = sizes()
+        .into_iter()
+        .min()
+        .unwrap_or(1_000_000)
+        .min(1_000_000);
     let mut config = Config::new(Operation::Backup);
     config.one_region = "us-east-1".parse().ok();
     let mut lines = String::new();
