@@ -35,10 +35,13 @@
 //! [`Aggregator::merge`], [`Aggregator::finish`] and [`summarize`] cannot fail.
 //!
 //! 1. Ingest jobs into a [`JobTable`] per operation (interned, compact, ordered by
-//!    CreationDate).
+//!    CreationDate), from typed [`JobRecord`]s or, with the `wire` feature, from the list-API
+//!    JSON (`wire::load_jobs`).
 //! 2. Build or parse a [`Query`].
 //! 3. [`summarize`] it (or feed an [`Aggregator`] several tables and [`Aggregator::merge`]
-//!    partial aggregators) and read the [`Summary`] rows in their total order.
+//!    partial aggregators) and read the [`Summary`] rows in their total order; or call
+//!    [`JobTable::answer`] for one page and its `NextToken`. `wire::Service::handle` does all
+//!    of it for one HTTP request and returns status, headers and body.
 //!
 //! ## Semantics
 //!
@@ -48,6 +51,20 @@
 //! jobs, management accounts and delegated administrators their organization's; rows fall
 //! into UTC-day buckets ending with today; rows are ordered by StartTime, Region, AccountId,
 //! State, ResourceType and the remaining dimensions, bytewise, absent first.
+//!
+//! ## Pagination
+//!
+//! [`JobTable::answer`] (or [`Cursor::resolve`] + [`summarize`] at
+//! [`Cursor::pinned_now`] + [`Summary::page`]) cuts pages of at most MaxResults rows.
+//! `NextToken` is present exactly when more rows follow. The token is a keyset position (the
+//! last row's sort key), the first page's `now`, and a fingerprint of the operation, the
+//! caller and every parameter but MaxResults, in a versioned, checksummed binary layout
+//! (documented in the `cursor` module source, pinned by a golden test), URL-safe base64, at
+//! most 436 characters. Concatenating the pages gives the unpaginated rows for any sequence
+//! of MaxResults; jobs added between pages never repeat a row or skip a later one. Undecodable,
+//! foreign, future and expired tokens are rejected ([`CursorError`]); decoding never panics.
+//! A table keeps its last few summaries, so a NextToken walk costs one aggregation; any change
+//! to the table drops them.
 //!
 //! ## Where AWS is silent
 //!
@@ -65,7 +82,12 @@
 //!   and FOURTEEN_DAYS one bucket ending at `today+1 00:00`; a job created later today still
 //!   counts. [`DayGrid::PriorFullDays`] shifts the grid one day back.
 //! - **empty buckets give no rows**, and no row ever has `Count = 0`.
-//! - **an empty MessageCategory in a record is absent** (wire ingestion).
+//! - **tokens live 24 hours** ([`DEFAULT_TOKEN_LIFETIME`], configurable).
+//!
+//! Decisions of this crate beyond SPEC:
+//!
+//! - **an empty MessageCategory in a record is absent** (wire ingestion; tested in
+//!   `tests/wire_golden.rs`).
 //! - **"completed with issues" needs a category**: a COMPLETED job with no MessageCategory is
 //!   not counted as completed with issues.
 //!
@@ -73,6 +95,9 @@
 //!
 //! - `wire` (default): the REST-JSON layer (query strings, list-API job documents, response
 //!   bodies). Without it the crate needs no serde.
+//!
+//! The `synth` module (always present, no I/O) generates deterministic synthetic jobs with the
+//! distributions of the peer benchmark suite; the CLI's demo data and the benches use it.
 //!
 //! ## MSRV
 //!

@@ -599,3 +599,41 @@ fn completed_with_issues_needs_a_category() -> TestResult {
         .is_err());
     Ok(())
 }
+
+#[test]
+fn tokens_live_24_hours() -> TestResult {
+    assert_eq!(
+        backup_summaries::DEFAULT_TOKEN_LIFETIME,
+        std::time::Duration::from_secs(24 * 3600)
+    );
+    let jobs = (0..3)
+        .map(|i| job(State::Completed, &format!("T{i}"), TODAY))
+        .collect::<Result<Vec<_>, _>>()?;
+    let table = JobTable::from_records(Operation::Backup, &jobs).map_err(|(_, e)| e)?;
+    let caller = me()?;
+    let lifetime = backup_summaries::DEFAULT_TOKEN_LIFETIME;
+    let first = parse(
+        Operation::Backup,
+        &[("ResourceType", "ANY"), ("MaxResults", "1")],
+    )?;
+    let answer = table.answer(&first, &caller, NOW, lifetime)?;
+    let token = answer.page().next_token().ok_or("no NextToken")?.to_owned();
+    let next = first.clone().with_next_token(Some(&token));
+    // Exactly 24 h after the first page: still good, and on the first page's window.
+    let day_later = UnixMillis::new(NOW.as_millis() + DAY);
+    let page2 = table.answer(&next, &caller, day_later, lifetime)?;
+    assert_eq!(page2.cursor().pinned_now(), NOW);
+    assert_eq!(page2.page().len(), 1);
+    // One millisecond more: expired.
+    let too_late = UnixMillis::new(NOW.as_millis() + DAY + 1);
+    let err = table
+        .answer(&next, &caller, too_late, lifetime)
+        .err()
+        .ok_or("expired token accepted")?;
+    assert!(err.to_string().contains("NextToken"), "{err}");
+    assert!(
+        matches!(err, backup_summaries::QueryError::Token(ref e) if e.is_expired()),
+        "{err:?}"
+    );
+    Ok(())
+}
