@@ -18,13 +18,16 @@ use crate::time::UnixMillis;
 /// Counts jobs for one query, batch by batch.
 ///
 /// ```
-/// use backup_summaries::{Aggregator, Caller, JobRecord, JobTable, Operation, Query, State, UnixMillis};
+/// use backup_summaries::{
+///     AccountId, Aggregator, Caller, JobRecord, JobTable, Operation, Query, Region, ResourceType,
+///     State, UnixMillis,
+/// };
 /// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
 /// let query = Query::builder(Operation::Backup).build()?;
 /// let now = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
-/// let job = |ms| JobRecord::new(
-///     "123456789012".parse().unwrap(), "us-east-1".parse().unwrap(), State::Completed,
-///     "EBS".parse().unwrap(), UnixMillis::new(ms));
+/// let (me, region, ebs): (AccountId, Region, ResourceType) =
+///     ("123456789012".parse()?, "us-east-1".parse()?, "EBS".parse()?);
+/// let job = |ms| JobRecord::new(me, region.clone(), State::Completed, ebs.clone(), UnixMillis::new(ms));
 /// let a = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_000)]).map_err(|(_, e)| e)?;
 /// let b = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_001)]).map_err(|(_, e)| e)?;
 /// let mut agg = Aggregator::new(&query, &caller, now);
