@@ -618,7 +618,7 @@ fn tokens_live_24_hours() -> TestResult {
     )?;
     let answer = table.answer(&first, &caller, NOW, lifetime)?;
     let token = answer.page().next_token().ok_or("no NextToken")?.to_owned();
-    let next = first.clone().with_next_token(Some(&token));
+    let next = first.with_next_token(Some(&token));
     // Exactly 24 h after the first page: still good, and on the first page's window.
     let day_later = UnixMillis::new(NOW.as_millis() + DAY);
     let page2 = table.answer(&next, &caller, day_later, lifetime)?;
