@@ -136,3 +136,8 @@ pub use rows::{Row, Summary, SummaryRow};
 pub use schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
 pub use scope::{Caller, Organization, Role};
 pub use time::UnixMillis;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
