@@ -106,6 +106,22 @@ impl RecordError {
         }
     }
 
+    /// A [`RecordError::WrongKind`]: `value` of `field` is not one of `operation`'s states.
+    pub(crate) fn wrong_kind(field: &'static str, value: &str, operation: Operation) -> Self {
+        Self::WrongKind {
+            field,
+            value: cut(value),
+            operation,
+            expected: operation
+                .states()
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into(),
+        }
+    }
+
     /// The field at fault, if the error names one.
     #[must_use]
     pub fn field(&self) -> Option<&'static str> {

@@ -398,19 +398,11 @@ impl JobTable {
     /// Checks and interns one record.
     fn pack(&mut self, r: &JobRecord) -> Result<Packed, RecordError> {
         if !self.operation.has_state(r.state()) {
-            return Err(RecordError::WrongKind {
-                field: "State",
-                value: r.state().as_str().into(),
-                operation: self.operation,
-                expected: self
-                    .operation
-                    .states()
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .into(),
-            });
+            return Err(RecordError::wrong_kind(
+                "State",
+                r.state().as_str(),
+                self.operation,
+            ));
         }
         let too_many = |field: &'static str, value: &str| {
             RecordError::invalid(

@@ -31,7 +31,7 @@ use chrono::DateTime;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::error::{cut, RecordError};
+use crate::error::RecordError;
 use crate::jobs::JobTable;
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
@@ -387,18 +387,7 @@ fn parse_state(
     field: &'static str,
     value: Option<&Scalar<'_>>,
 ) -> Result<State, RecordError> {
-    let wrong = |text: &str| RecordError::WrongKind {
-        field,
-        value: cut(text),
-        operation: op,
-        expected: op
-            .states()
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .into(),
-    };
+    let wrong = |text: &str| RecordError::wrong_kind(field, text, op);
     match value {
         None | Some(Scalar::Null) => Err(RecordError::Missing { field }),
         Some(Scalar::Str(s)) => State::parse(op, s).ok_or_else(|| wrong(s)),
