@@ -38,6 +38,10 @@ struct Data {
     queries: [(&'static str, Query); 3],
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a bench harness, not the core: the sizes come from the environment"
+)]
 fn sizes() -> Vec<usize> {
     std::env::var("BENCH_JOBS")
         .unwrap_or_else(|_| "1000000,10000000".into())

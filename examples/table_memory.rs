@@ -28,6 +28,10 @@ fn rss_kib() -> Result<(u64, u64), Box<dyn Error>> {
     Ok((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "an example program, not the core: it times the build"
+)]
 fn main() -> Result<(), Box<dyn Error>> {
     let n: usize = std::env::args()
         .nth(1)
