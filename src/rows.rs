@@ -132,11 +132,13 @@ impl<'a> SummaryRow<'a> {
     }
 
     /// The summary this row belongs to.
+    #[cfg(feature = "wire")]
     pub(crate) fn summary(&self) -> &'a Summary {
         self.summary
     }
 
     /// The row's bucket index and label ids (into the summary's labels).
+    #[cfg(feature = "wire")]
     pub(crate) fn raw(&self) -> &'a RawRow {
         self.raw
     }
@@ -229,26 +231,31 @@ impl Summary {
     }
 
     /// The caller's region, as every row shows it.
+    #[cfg(feature = "wire")]
     pub(crate) fn region_str(&self) -> &str {
         &self.region
     }
 
     /// The labels of `field`, by id.
+    #[cfg(feature = "wire")]
     pub(crate) fn labels_of(&self, field: Field) -> &Labels {
         &self.labels[field.index()]
     }
 
     /// Number of buckets of the query's grid.
+    #[cfg(feature = "wire")]
     pub(crate) fn bucket_count(&self) -> u8 {
         self.buckets.count()
     }
 
     /// Start of bucket `b`.
+    #[cfg(feature = "wire")]
     pub(crate) fn bucket_start(&self, b: u8) -> UnixMillis {
         self.buckets.start(b)
     }
 
     /// End of bucket `b`.
+    #[cfg(feature = "wire")]
     pub(crate) fn bucket_end(&self, b: u8) -> UnixMillis {
         self.buckets.end(b)
     }
