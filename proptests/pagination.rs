@@ -25,7 +25,7 @@ use backup_summaries::{
     summarize, AccountId, AggregationPeriod, Aggregator, Answer, Caller, Cursor, CursorError,
     DayGrid, Dimension, Field, JobRecord, JobTable, MalwareScanner, MaxResults, MessageCategory,
     Operation, Page, Param, Query, QueryBuilder, QueryError, Region, ResourceType, Row,
-    ScanResultStatus, UnixMillis, DEFAULT_TOKEN_LIFETIME,
+    ScanResultStatus, State, UnixMillis, DEFAULT_TOKEN_LIFETIME,
 };
 
 use support::{
@@ -610,6 +610,10 @@ fn one_parameter_changes(q: &Query) -> Result<Vec<(String, Query)>, TestCaseErro
         out.push((format!("AccountId {a:?}"), base().account(a)));
     }
     for s in modes(op.states()) {
+        if issues && s != Dimension::Only(State::Completed) {
+            // Not a query: completed-with-issues needs State COMPLETED.
+            continue;
+        }
         out.push((format!("State {s:?}"), base().state(s)));
     }
     let types: Vec<ResourceType> = RESOURCE_TYPES
@@ -648,10 +652,12 @@ fn one_parameter_changes(q: &Query) -> Result<Vec<(String, Query)>, TestCaseErro
         out.push((format!("DayGrid {g:?}"), base().day_grid(g)));
     }
     if op != Operation::Restore {
-        out.push((
-            format!("completed with issues {}", !issues),
-            rebuild(q, q.account().cloned(), !issues),
-        ));
+        let mut toggled = rebuild(q, q.account().cloned(), !issues);
+        if !issues && op != Operation::Scan {
+            // The flag needs State COMPLETED (the builder rejects it under any other State).
+            toggled = toggled.state(Dimension::Only(State::Completed));
+        }
+        out.push((format!("completed with issues {}", !issues), toggled));
     }
     out.into_iter()
         .map(|(what, b)| {

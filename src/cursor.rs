@@ -129,16 +129,17 @@ impl Cursor {
         now: UnixMillis,
         lifetime: Duration,
     ) -> Result<Self, CursorError> {
-        let cursor = decode(token).ok_or(CursorError::new(CursorErrorKind::Malformed))?;
+        let fail = |kind| CursorError::new(kind, token);
+        let cursor = decode(token).ok_or_else(|| fail(CursorErrorKind::Malformed))?;
         if cursor.fingerprint != fingerprint(query, caller) {
-            return Err(CursorError::new(CursorErrorKind::Foreign));
+            return Err(fail(CursorErrorKind::Foreign));
         }
         if cursor.pinned_now > now {
-            return Err(CursorError::new(CursorErrorKind::Future));
+            return Err(fail(CursorErrorKind::Future));
         }
         let age = i128::from(now.as_millis()) - i128::from(cursor.pinned_now.as_millis());
         if age > i128::try_from(lifetime.as_millis()).unwrap_or(i128::MAX) {
-            return Err(CursorError::new(CursorErrorKind::Expired));
+            return Err(fail(CursorErrorKind::Expired));
         }
         Ok(cursor)
     }
@@ -322,7 +323,7 @@ fn locate(labels: &[Option<Box<str>>], value: &KeyValue) -> u64 {
     }
 }
 
-/// The first at most 48 bytes of `s`, cut at a char boundary.
+/// The first at most [`PREFIX`] (40) bytes of `s`, cut at a char boundary.
 fn prefix(s: &str) -> &[u8] {
     let mut end = PREFIX.min(s.len());
     while !s.is_char_boundary(end) {

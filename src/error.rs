@@ -23,7 +23,7 @@ pub enum RecordError {
         field: &'static str,
     },
     /// A field has a value that is not allowed. The value is cut to 64 characters.
-    #[error("invalid {field} {value:?}: expected {expected}")]
+    #[error("invalid {field} \"{value}\": expected {expected}")]
     Invalid {
         /// The field's wire name.
         field: &'static str,
@@ -33,7 +33,7 @@ pub enum RecordError {
         expected: &'static str,
     },
     /// The record's state is not one of its kind's states.
-    #[error("invalid {field} {value:?} for {operation}: expected one of {expected}")]
+    #[error("invalid {field} \"{value}\" for {operation}: expected one of {expected}")]
     WrongKind {
         /// The field's wire name (`State`, `Status`, ...).
         field: &'static str,
@@ -82,6 +82,8 @@ pub enum QueryError {
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct CursorError {
     kind: CursorErrorKind,
+    /// The token, cut to 64 characters.
+    token: Box<str>,
 }
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -162,12 +164,15 @@ impl fmt::Display for QueryError {
                 param,
                 value,
                 expected,
-            } => write!(f, "invalid {param} {value:?}: expected {expected}"),
+            } => write!(f, "invalid {param} \"{value}\": expected {expected}"),
             Self::Repeated { param, value } => write!(
                 f,
-                "invalid {param} {value:?}: parameter {param} given more than once; expected it at most once"
+                "invalid {param} \"{value}\": parameter {param} given more than once; expected it at most once"
             ),
-            Self::Unsupported(p, op) => write!(f, "parameter {p} does not exist for {op}"),
+            Self::Unsupported(p, op) => write!(
+                f,
+                "parameter {p} does not exist for {op}: expected only {op}'s parameters"
+            ),
             Self::Token(e) => e.fmt(f),
         }
     }
@@ -189,8 +194,11 @@ impl From<CursorError> for QueryError {
 }
 
 impl CursorError {
-    pub(crate) const fn new(kind: CursorErrorKind) -> Self {
-        Self { kind }
+    pub(crate) fn new(kind: CursorErrorKind, token: &str) -> Self {
+        Self {
+            kind,
+            token: cut(token),
+        }
     }
 
     /// The token does not decode: not URL-safe base64, wrong length or version, or a failed
@@ -229,7 +237,8 @@ impl fmt::Display for CursorError {
         };
         write!(
             f,
-            "invalid NextToken: {why}; expected a NextToken returned by the previous page of this same query"
+            "invalid NextToken \"{}\": {why}; expected a NextToken returned by the previous page of this same query",
+            self.token
         )
     }
 }

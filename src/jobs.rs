@@ -344,6 +344,10 @@ impl JobTable {
 
     /// Adds one job, keeping CreationDate order.
     ///
+    /// A job older than the newest one already in the table is inserted in place, which moves
+    /// every later job: to load many jobs in no particular order (the list APIs return the
+    /// newest first), use [`JobTable::extend`], which sorts a batch and merges it once.
+    ///
     /// # Errors
     /// [`RecordError::WrongKind`] when the record's state is not one of the table's
     /// operation's states. The table is unchanged then.
@@ -365,8 +369,9 @@ impl JobTable {
     /// Adds many jobs at once: all or none.
     ///
     /// # Errors
-    /// The position (0-based, in `records`) and error of the first bad record; the table is
-    /// unchanged then.
+    /// The position (0-based, in `records`) and error of the first bad record; no job of the
+    /// batch is added then (strings it interned may stay in the dictionaries; no query sees
+    /// them).
     pub fn extend<'a>(
         &mut self,
         records: impl IntoIterator<Item = &'a JobRecord>,

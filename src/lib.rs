@@ -101,7 +101,9 @@
 //!
 //! ## MSRV
 //!
-//! Rust 1.81.
+//! Rust 1.81 for the library (`rust-version`). CI checks it with clippy's
+//! `incompatible_msrv` lint on the crate's own use of std; this machine has one toolchain,
+//! so no older compiler builds it in CI. The `cli/` crate needs 1.85 (its dependencies).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

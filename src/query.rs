@@ -427,6 +427,14 @@ impl QueryBuilder {
                 ));
             }
         }
+        if q.with_issues && q.state != Dimension::Only(State::Completed) {
+            // `state(..)` after `completed_with_issues()` would count other states' issues.
+            return Err(QueryError::invalid(
+                Param::State,
+                &state_text(&q.state),
+                "COMPLETED with completed_with_issues()",
+            ));
+        }
         let unsupported = |p: Param| QueryError::Unsupported(p, op);
         if !Param::MessageCategory.exists_for(op)
             && (q.message_category != Dimension::Collapse || q.with_issues)
@@ -497,6 +505,15 @@ impl QueryBuilder {
                 self.next_token(value)
             }
         })
+    }
+}
+
+/// The wire spelling of a State dimension.
+fn state_text(d: &Dimension<State>) -> String {
+    match d {
+        Dimension::Collapse => "AGGREGATE_ALL".into(),
+        Dimension::Split => "ANY".into(),
+        Dimension::Only(s) => s.as_str().into(),
     }
 }
 
@@ -582,6 +599,29 @@ mod tests {
         for good in ["1", "1000", "0500", "000000000000042"] {
             assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
         }
+    }
+
+    #[test]
+    fn completed_with_issues_keeps_state_completed() {
+        let r = Query::builder(Operation::Backup)
+            .completed_with_issues()
+            .state(Dimension::Split)
+            .build();
+        assert!(
+            matches!(
+                r,
+                Err(QueryError::Invalid {
+                    param: Param::State,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let ok = Query::builder(Operation::Copy)
+            .state(Dimension::Split)
+            .completed_with_issues()
+            .build();
+        assert!(ok.is_ok_and(|q| q.state() == &Dimension::Only(State::Completed)));
     }
 
     #[test]

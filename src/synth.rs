@@ -458,7 +458,7 @@ pub struct Config {
     pub seed: u64,
     /// CreationDate is drawn from the `span_days` days before this instant (exclusive).
     pub now: UnixMillis,
-    /// Number of distinct accounts (0 is taken as 1).
+    /// Number of distinct accounts (0 is taken as 1; at most [`Config::MAX_ACCOUNTS`]).
     pub accounts: usize,
     /// When set, every job is in this region instead of the four skewed ones; all other
     /// fields stay as they would be without it. A region containing `:` makes the wire ARNs
@@ -475,6 +475,8 @@ impl Config {
     pub const DEFAULT_NOW: UnixMillis = UnixMillis::new(1_795_737_600_000);
     /// The default number of accounts.
     pub const DEFAULT_ACCOUNTS: usize = 40;
+    /// The most accounts a generator makes (larger requests are capped).
+    pub const MAX_ACCOUNTS: usize = 1_000_000;
     /// The default CreationDate window, in days.
     pub const DEFAULT_SPAN_DAYS: u32 = 30;
 
@@ -648,8 +650,8 @@ fn small(i: usize) -> u8 {
 
 /// `k` distinct 12-digit account ids from a stream of their own, in draw order.
 fn make_accounts(seed: u64, k: usize) -> Box<[AccountId]> {
-    // There are only 10^12 ids; asking for more would never finish.
-    let k = k.min(usize::try_from(ACCOUNT_MODULUS).unwrap_or(usize::MAX));
+    // Capped so that a huge request neither exhausts memory nor runs for ever.
+    let k = k.min(Config::MAX_ACCOUNTS);
     let mut stream = SplitMix64(seed ^ ACCOUNT_SALT);
     let mut seen = BTreeSet::new();
     let mut accounts = Vec::with_capacity(k);

@@ -290,7 +290,7 @@ fn bad_next_token_is_invalid_parameter_value() -> TestResult {
         + "400\n"
         + OK_HEADERS
         + "x-amzn-ErrorType: InvalidParameterValueException\n\n"
-        + r#"{"Code":"InvalidParameterValueException","Message":"invalid NextToken: it does not decode; expected a NextToken returned by the previous page of this same query"}"#;
+        + r#"{"Code":"InvalidParameterValueException","Message":"invalid NextToken \"bm90LWEtdG9rZW4\": it does not decode; expected a NextToken returned by the previous page of this same query"}"#;
     assert_eq!(text, expected);
     Ok(())
 }
@@ -312,9 +312,10 @@ fn a_token_of_another_query_is_rejected() -> TestResult {
         (400, Some("InvalidParameterValueException"))
     );
     let body: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let quoted: String = token.chars().take(64).collect();
     assert_eq!(
         body["Message"],
-        "invalid NextToken: it was issued for another operation, query or caller; expected a NextToken returned by the previous page of this same query"
+        format!("invalid NextToken \"{quoted}\": it was issued for another operation, query or caller; expected a NextToken returned by the previous page of this same query")
     );
     Ok(())
 }
@@ -512,6 +513,27 @@ fn json_lines_with_a_bad_line_names_line_and_field() -> TestResult {
         .err()
         .ok_or("accepted")?;
     assert_eq!(e.to_string(), "line 1: missing CreationDate");
+    Ok(())
+}
+
+#[test]
+fn a_json_array_is_not_a_record() -> TestResult {
+    // serde's derive would fill the fields by position from an array; SPEC §2 says malformed.
+    let doc = br#"{"BackupJobs":[["123456789012","COMPLETED",null,"EBS",1795690000,null,null,null,"us-east-1"]]}"#;
+    let e = parse_jobs(Operation::Backup, doc, None)
+        .err()
+        .ok_or("an array was accepted as a record")?;
+    assert_eq!(e.position(), Position::Index(0));
+    assert!(
+        e.to_string()
+            .contains("expected a job record (a JSON object)"),
+        "{e}"
+    );
+    let line = b"{\"AccountId\":\"123456789012\",\"State\":\"COMPLETED\",\"ResourceType\":\"EBS\",\"CreationDate\":1,\"Region\":\"r\"}\n[\"123456789012\"]\n";
+    let e = parse_jobs(Operation::Backup, line, None)
+        .err()
+        .ok_or("an array line was accepted as a record")?;
+    assert_eq!(e.position(), Position::Line(2));
     Ok(())
 }
 

@@ -145,6 +145,26 @@ struct RawJob<'a> {
     resource_arn: Option<Scalar<'a>>,
 }
 
+/// A [`RawJob`] that must be a JSON object: the derived `Deserialize` alone would also fill
+/// the fields from an array, by position (SPEC §2: such a record is malformed).
+struct ObjectJob<'a>(RawJob<'a>);
+
+impl<'de> Deserialize<'de> for ObjectJob<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = RawJob<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a job record (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawJob<'de>, A::Error> {
+                RawJob::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly).map(ObjectJob)
+    }
+}
+
 /// The `ScanResult` member of a scan job: an object (with its `ScanResultStatus`, if any), or
 /// anything else, which is an error for scan jobs and ignored for the others.
 #[derive(Debug)]
@@ -303,7 +323,7 @@ fn parse_lines(
             continue;
         }
         let at = Position::Line(n + 1);
-        let raw: RawJob<'_> = serde_json::from_slice(line)
+        let ObjectJob(raw) = serde_json::from_slice(line)
             .map_err(|e| IngestError::new(at, None, malformed(&e, false)))?;
         records
             .push(to_record(op, raw, default_region).map_err(|e| IngestError::new(at, None, e))?);
@@ -802,7 +822,7 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
         let mut i = 0;
         loop {
             sink.index = Some(i);
-            let Some(raw) = seq.next_element::<RawJob<'de>>()? else {
+            let Some(ObjectJob(raw)) = seq.next_element::<ObjectJob<'de>>()? else {
                 break;
             };
             match to_record(sink.op, raw, sink.default_region) {
