@@ -39,7 +39,7 @@ struct Lookup<'a, K> {
 }
 
 /// A looked-up field before fusion: its bits and its per-value offsets.
-struct Field<'a, K> {
+struct LookedUp<'a, K> {
     shift: u32,
     width: u32,
     map: &'a [K],
@@ -50,7 +50,7 @@ struct Kernel<'a, K> {
     mask: u128,
     value: u128,
     base: K,
-    fields: Vec<Field<'a, K>>,
+    fields: Vec<LookedUp<'a, K>>,
 }
 
 /// Where counts go. `lane` is any number; counters may use it to spread increments.
@@ -178,7 +178,7 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
             kernel.value |= (first.0 as u128) << shift;
             kernel.base = kernel.base.wrapping_add(*first.1);
         } else {
-            kernel.fields.push(Field {
+            kernel.fields.push(LookedUp {
                 shift: packing.shift[f],
                 width: packing.width[f],
                 map,
@@ -191,7 +191,7 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
 /// Fuses neighbouring looked-up fields into one table when their bits (with anything between
 /// them) span at most [`FUSE_BITS`]: one load then replaces several. Each entry is the sum of
 /// the fields' offsets for that bit pattern, or a miss if any field misses.
-fn fuse<K: Key>(fields: &[Field<'_, K>]) -> Vec<(u32, u32, Vec<K>)> {
+fn fuse<K: Key>(fields: &[LookedUp<'_, K>]) -> Vec<(u32, u32, Vec<K>)> {
     let mut out: Vec<(u32, u32, Vec<K>)> = Vec::new();
     let mut i = 0;
     while let Some(first) = fields.get(i) {
@@ -390,4 +390,50 @@ fn dense_rows(layout: &Layout, counts: &[u32]) -> Vec<RawRow> {
 fn raw_row(layout: &Layout, key: u128, count: u64) -> RawRow {
     let (bucket, ids) = layout.decode(key);
     RawRow { bucket, ids, count }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::{AggregationPeriod, DayGrid};
+    use crate::time::UnixMillis;
+
+    const DAY: i64 = 86_400_000;
+    /// 2026-11-26T00:00:00Z.
+    const TODAY: i64 = 1_795_651_200_000;
+
+    #[test]
+    fn bucket_ranges_are_half_open_at_every_edge() {
+        let now = UnixMillis::new(TODAY + 1);
+        let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, now);
+        let first = TODAY - 13 * DAY;
+        let created = [
+            first - 1,       // before the window
+            first,           // bucket 0
+            first + DAY - 1, // bucket 0
+            first + DAY,     // bucket 1
+            TODAY - 1,       // bucket 12
+            TODAY,           // bucket 13
+            TODAY + DAY - 1, // bucket 13
+            TODAY + DAY,     // after the window
+        ];
+        assert_eq!(
+            bucket_ranges(&created, b),
+            vec![(0, 1, 3), (1, 3, 4), (12, 4, 5), (13, 5, 7)]
+        );
+        let seven = Buckets::new(AggregationPeriod::SevenDays, DayGrid::PriorFullDays, now);
+        let created = [TODAY - 7 * DAY - 1, TODAY - 7 * DAY, TODAY - 1, TODAY];
+        assert_eq!(bucket_ranges(&created, seven), vec![(0, 1, 3)]);
+    }
+
+    #[test]
+    fn the_last_bucket_reaches_the_end_of_time() {
+        let b = Buckets::new(
+            AggregationPeriod::OneDay,
+            DayGrid::ThroughToday,
+            UnixMillis::new(i64::MAX),
+        );
+        let created = [i64::MAX - 1, i64::MAX];
+        assert_eq!(bucket_ranges(&created, b), vec![(13, 0, 2)]);
+    }
 }
