@@ -10,7 +10,7 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use backup_summaries::{
     summarize, AccountId, Aggregator, Caller, DayGrid, Dimension, Field, JobRecord, JobTable,
-    MessageCategory, Operation, Organization, Query, QueryError, Region, ResourceType, Row,
+    MessageCategory, Operation, Organization, Param, Query, QueryError, Region, ResourceType, Row,
     Summary, UnixMillis,
 };
 
@@ -385,15 +385,7 @@ fn no_parameters_is_the_default_query() -> Result<(), QueryError> {
 /// Instants at and next to both ends of `i64` time, around zero, or anywhere.
 fn extreme_instant() -> impl Strategy<Value = UnixMillis> {
     prop_oneof![
-        prop::sample::select(vec![
-            i64::MIN,
-            i64::MIN + 1,
-            -1,
-            0,
-            1,
-            i64::MAX - 1,
-            i64::MAX
-        ]),
+        prop::sample::select(support::EDGE_INSTANTS.to_vec()),
         (0i64..3 * support::DAY_MS).prop_map(|d| i64::MIN + d),
         (0i64..3 * support::DAY_MS).prop_map(|d| i64::MAX - d),
         any::<i64>(),
@@ -402,22 +394,14 @@ fn extreme_instant() -> impl Strategy<Value = UnixMillis> {
 }
 
 /// Every parameter name of every operation.
-const PARAM_NAMES: [&str; 9] = [
-    "AccountId",
-    "State",
-    "ResourceType",
-    "MessageCategory",
-    "MalwareScanner",
-    "ScanResultStatus",
-    "AggregationPeriod",
-    "MaxResults",
-    "NextToken",
-];
+fn param_names() -> Vec<&'static str> {
+    Param::ALL.iter().map(|p| p.as_str()).collect()
+}
 
 /// Mostly real parameter names, sometimes near misses or junk.
 fn param_name() -> impl Strategy<Value = String> {
     prop_oneof![
-        8 => prop::sample::select(PARAM_NAMES.to_vec()).prop_map(str::to_owned),
+        8 => prop::sample::select(param_names()).prop_map(str::to_owned),
         1 => prop::sample::select(vec!["", "state", "STATE", "Bogus", "MaxResults ", "NextToken\0"])
             .prop_map(str::to_owned),
         1 => any::<String>(),
@@ -495,7 +479,7 @@ fn exists_for(op: Operation, name: &str) -> bool {
     match name {
         "MessageCategory" => matches!(op, Operation::Backup | Operation::Copy),
         "MalwareScanner" | "ScanResultStatus" => op == Operation::Scan,
-        other => PARAM_NAMES.contains(&other),
+        other => param_names().contains(&other),
     }
 }
 

@@ -1021,16 +1021,7 @@ fn offset() -> impl Strategy<Value = i64> {
 /// or anywhere.
 fn extreme_instant() -> impl Strategy<Value = UnixMillis> {
     prop_oneof![
-        prop::sample::select(vec![
-            i64::MIN,
-            i64::MIN + 1,
-            -1,
-            0,
-            1,
-            i64::MAX - 1,
-            i64::MAX
-        ])
-        .prop_map(UnixMillis::new),
+        prop::sample::select(support::EDGE_INSTANTS.to_vec()).prop_map(UnixMillis::new),
         support::now(),
         any::<i64>().prop_map(UnixMillis::new),
     ]

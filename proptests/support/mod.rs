@@ -60,6 +60,10 @@ pub(crate) const CATEGORIES: [&str; 5] = [
 /// A category no generated record has.
 pub(crate) const MISSING_CATEGORY: &str = "Aborted";
 
+/// Instants at both ends of `i64` time and around zero.
+pub(crate) const EDGE_INSTANTS: [i64; 7] =
+    [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+
 /// The proptest configuration of every target. Proptest's own default reads
 /// `PROPTEST_CASES` (256 cases when unset) and the other `PROPTEST_*` variables; failures are
 /// persisted next to the source in `regressions` files, which are committed.
