@@ -67,6 +67,11 @@ struct Dense {
     lanes: usize,
 }
 
+/// One copy of each counter (larger key spaces, where increments rarely collide).
+struct DenseOne {
+    counts: Vec<u32>,
+}
+
 struct Hashed<K> {
     groups: HashMap<K, u64>,
     cells: u128,
@@ -84,6 +89,19 @@ impl<K: Key> Counter<K> for Dense {
             if let Some(c) = self.counts.get_mut(at) {
                 *c = c.wrapping_add(n as u32);
             }
+        }
+    }
+}
+
+impl<K: Key> Counter<K> for DenseOne {
+    #[inline(always)]
+    fn add(&mut self, _lane: usize, key: K, n: u64) {
+        // As for `Dense`: an excluded key is out of range; counters cannot wrap.
+        if let Some(c) = usize::try_from(key.to_u128())
+            .ok()
+            .and_then(|k| self.counts.get_mut(k))
+        {
+            *c = c.wrapping_add(n as u32);
         }
     }
 }
@@ -110,7 +128,14 @@ pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) 
     let dense = layout.cells <= DENSE_CELLS && u32::try_from(table.len()).is_ok();
     if dense {
         let cells = usize::try_from(layout.cells).unwrap_or(0);
-        let lanes = if cells <= LANED_CELLS { LANES } else { 1 };
+        if cells > LANED_CELLS {
+            let mut c = DenseOne {
+                counts: vec![0; cells],
+            };
+            scan(table, &kernel, layout, &ranges, &mut c);
+            return dense_rows(layout, &c.counts);
+        }
+        let lanes = LANES;
         let mut c = Dense {
             counts: vec![0; cells * lanes],
             cells,
