@@ -116,6 +116,7 @@ async fn handle(
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
     let shared = Arc::clone(&state);
+    let id_for_errors = request_id.clone();
     // Aggregating a large table is CPU work: keep it off the async workers.
     let answered = tokio::task::spawn_blocking(move || {
         let request = Request::new(method.as_str(), &path, &query, &caller, &request_id, now);
@@ -124,7 +125,7 @@ async fn handle(
     .await;
     match answered {
         Ok(response) => to_http(response),
-        Err(_) => internal_error(),
+        Err(_) => internal_error(&id_for_errors),
     }
 }
 
@@ -147,7 +148,7 @@ fn to_http(response: WireResponse) -> Response {
 
 /// The answer when the library's task did not finish (it panicked): a 500
 /// `ServiceUnavailableException`, as SPEC §8 allows servers to send.
-fn internal_error() -> Response {
+fn internal_error(request_id: &str) -> Response {
     let body = r#"{"Code":"ServiceUnavailableException","Message":"internal error while answering the request"}"#;
     let mut http = Response::new(Body::from(body));
     *http.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -157,6 +158,9 @@ fn internal_error() -> Response {
         "x-amzn-errortype",
         HeaderValue::from_static("ServiceUnavailableException"),
     );
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
     http
 }
 
