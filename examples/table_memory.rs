@@ -1,15 +1,18 @@
-//! Peak memory of a job table: builds a table of N synthetic backup jobs (default 10M) from
-//! the generator in batches, as a loader would, and reports the process's peak resident
-//! memory growth per job (Linux `VmHWM`) next to the table's own column bytes.
+//! Memory of a job table: builds a table of N synthetic backup jobs (default 10M) from the
+//! generator in batches, as a loader would, and reports the process's peak and final
+//! resident memory growth per job (Linux `VmHWM`, `VmRSS`) next to the table's own heap
+//! bytes. With `identified`, every job gets a job id (`job-<n>`), so the identity index is
+//! measured too; with `anonymous` (the default) jobs have no id and cost only their cells.
 //!
 //! ```sh
-//! cargo run --release --example table_memory -- 10000000
+//! cargo run --release --example table_memory -- 10000000 anonymous
+//! cargo run --release --example table_memory -- 10000000 identified
 //! ```
 
 use std::error::Error;
 
 use backup_summaries::synth::{Config, Generator};
-use backup_summaries::{JobTable, Operation};
+use backup_summaries::{JobId, JobTable, Operation};
 
 /// Peak and current resident set size in KiB, from /proc/self/status.
 fn rss_kib() -> Result<(u64, u64), Box<dyn Error>> {
@@ -36,6 +39,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(Ok(10_000_000), |s| s.parse())?;
+    let identified = match std::env::args().nth(2).as_deref() {
+        None | Some("anonymous") => false,
+        Some("identified") => true,
+        Some(other) => {
+            return Err(format!("unknown mode {other:?}: anonymous or identified").into())
+        }
+    };
     let batch_size = 1 << 16;
     let mut config = Config::new(Operation::Backup);
     config.one_region = Some("us-east-1".parse()?);
@@ -44,16 +54,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Warm the batch buffer and the allocator before the baseline.
     batch.extend((&mut generator).take(batch_size).map(|j| j.to_record()));
     batch.clear();
+    let mut next_id = 0u64;
     let (_, base) = rss_kib()?;
     let mut table = JobTable::new(Operation::Backup);
     let started = std::time::Instant::now();
     let mut left = n;
     while left > 0 {
         let take = left.min(batch_size);
-        batch.extend((&mut generator).take(take).map(|j| j.to_record()));
-        table
-            .extend(&batch)
-            .map_err(|(i, e)| format!("record {i}: {e}"))?;
+        for job in (&mut generator).take(take) {
+            let mut record = job.to_record();
+            if identified {
+                record = record.with_job_id(Some(JobId::parse(&format!("job-{next_id}"))?));
+                next_id += 1;
+            }
+            batch.push(record);
+        }
+        table.extend(&batch)?;
         batch.clear();
         left -= take;
     }
@@ -61,9 +77,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (peak, now) = rss_kib()?;
     let per_job = |kib: u64| kib.saturating_sub(base) as f64 * 1024.0 / n as f64;
     println!(
-        "jobs={n} build_s={:.2} column_bytes_per_job={:.1} peak_rss_growth_bytes_per_job={:.1} final_rss_growth_bytes_per_job={:.1}",
+        "jobs={n} identified={identified} cells={} build_s={:.2} heap_bytes_per_job={:.1} peak_rss_growth_bytes_per_job={:.1} final_rss_growth_bytes_per_job={:.1}",
+        table.cell_count(),
         built.as_secs_f64(),
-        table.column_bytes() as f64 / n as f64,
+        table.heap_bytes() as f64 / n as f64,
         per_job(peak),
         per_job(now),
     );

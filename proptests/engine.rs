@@ -21,8 +21,7 @@ use support::{
 
 /// `recs` in a table of `op`.
 fn table(op: Operation, recs: &[JobRecord]) -> Result<JobTable, TestCaseError> {
-    JobTable::from_records(op, recs)
-        .map_err(|(i, e)| TestCaseError::fail(format!("record {i} rejected: {e}")))
+    JobTable::from_records(op, recs).map_err(|e| TestCaseError::fail(format!("rejected: {e}")))
 }
 
 /// The engine's summary for `case` over `recs`, in one pass.

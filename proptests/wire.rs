@@ -98,7 +98,7 @@ fn service() -> Result<Service, TestCaseError> {
         service
             .table_mut(op)
             .extend(&records)
-            .map_err(|(_, e)| fail(&e))?;
+            .map_err(|e| fail(e.error()))?;
     }
     Ok(service)
 }

@@ -1,12 +1,13 @@
-//! Answering a request end to end over one [`JobTable`]: decode the `NextToken`, compute (or
-//! reuse) the summary at the pinned `now`, cut the page.
+//! Answering a request end to end over one [`JobTable`]: decode the `NextToken`, compute the
+//! summary at the pinned `now`, cut the page; and [`SummaryCache`], which keeps recent
+//! summaries above the tables so a NextToken walk costs one aggregation.
 //!
-//! The table keeps the last few summaries it computed, keyed by everything that determines
-//! them (query without paging parameters, caller, pinned `now`). Any mutation of the table
-//! clears them, so a cached summary is always exactly what a fresh pass would give; the cache
-//! only makes a NextToken walk cost one aggregation instead of one per page.
+//! A cached summary is keyed by everything that determines it: the table's operation and
+//! [`generation`](JobTable::generation), the query without its paging parameters, the caller
+//! and the pinned `now`. Any change to the table changes its generation, so a cached summary
+//! is always exactly what a fresh pass would give.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::cursor::{Cursor, Page};
@@ -15,11 +16,12 @@ use crate::error::QueryError;
 use crate::jobs::JobTable;
 use crate::query::{MaxResults, Query};
 use crate::rows::Summary;
+use crate::schema::Operation;
 use crate::scope::Caller;
 use crate::time::UnixMillis;
 
-/// How many summaries a table keeps.
-const CACHED: usize = 4;
+/// How many summaries a [`SummaryCache`] keeps unless told otherwise.
+pub const DEFAULT_CACHED_SUMMARIES: usize = 64;
 
 /// The answer to one request: the whole summary and the position of the requested page.
 #[derive(Clone, Debug)]
@@ -29,12 +31,32 @@ pub struct Answer {
     max_results: MaxResults,
 }
 
-/// Recently computed summaries of one table (empty on clone and after any mutation).
-#[derive(Debug, Default)]
-pub(crate) struct SummaryCache(Mutex<Vec<(CacheKey, Arc<Summary>)>>);
+/// Recently computed summaries, least recently used first out, shared by any number of
+/// threads. Page walks of different queries or callers each keep their own entry, so up to
+/// `capacity` concurrent walks never evict each other.
+///
+/// ```
+/// use backup_summaries::{Caller, JobTable, Operation, Query, SummaryCache, UnixMillis, DEFAULT_TOKEN_LIFETIME};
+/// let table = JobTable::new(Operation::Backup);
+/// let cache = SummaryCache::new(8);
+/// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
+/// let query = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
+/// let now = UnixMillis::new(1_795_737_599_000);
+/// let first = cache.answer(&table, &query, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
+/// let again = cache.answer(&table, &query, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
+/// assert!(std::ptr::eq(first.summary(), again.summary())); // computed once
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SummaryCache {
+    entries: Mutex<Vec<(CacheKey, Arc<Summary>)>>,
+    capacity: usize,
+}
 
 #[derive(Debug, Eq, PartialEq)]
 struct CacheKey {
+    operation: Operation,
+    generation: u64,
     query: Query,
     caller: Caller,
     now: UnixMillis,
@@ -60,56 +82,97 @@ impl Answer {
     }
 }
 
-impl Clone for SummaryCache {
-    fn clone(&self) -> Self {
-        Self::default()
+impl SummaryCache {
+    /// A cache keeping the `capacity` most recently used summaries (at least one).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// [`JobTable::answer`], reusing a summary computed for the same table generation, query
+    /// (paging aside), caller and pinned `now`.
+    ///
+    /// # Errors
+    /// As [`JobTable::answer`].
+    pub fn answer(
+        &self,
+        table: &JobTable,
+        query: &Query,
+        caller: &Caller,
+        now: UnixMillis,
+        lifetime: Duration,
+    ) -> Result<Answer, QueryError> {
+        let cursor = Cursor::resolve(query, caller, now, lifetime)?;
+        let pinned = cursor.pinned_now();
+        let key = CacheKey {
+            operation: table.operation(),
+            generation: table.generation(),
+            query: query
+                .clone()
+                .with_max_results(MaxResults::DEFAULT)
+                .with_next_token(None),
+            caller: caller.clone(),
+            now: pinned,
+        };
+        let hit = {
+            let mut entries = self.lock();
+            let at = entries.iter().position(|(k, _)| *k == key);
+            at.map(|i| {
+                let entry = entries.remove(i);
+                let summary = Arc::clone(&entry.1);
+                entries.push(entry);
+                summary
+            })
+        };
+        let summary = match hit {
+            Some(summary) => summary,
+            None => {
+                // Computed outside the lock: other requests are not held up meanwhile.
+                let summary = Arc::new(summarize(query, caller, pinned, table));
+                let mut entries = self.lock();
+                entries.retain(|(k, _)| {
+                    !(k.operation == key.operation && k.generation != key.generation)
+                });
+                if entries.len() >= self.capacity {
+                    entries.remove(0);
+                }
+                entries.push((key, Arc::clone(&summary)));
+                summary
+            }
+        };
+        Ok(Answer {
+            summary,
+            cursor,
+            max_results: query.max_results(),
+        })
+    }
+
+    /// Drops every kept summary.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(CacheKey, Arc<Summary>)>> {
+        // A panic while holding the lock cannot leave the Vec inconsistent: recover it.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl SummaryCache {
-    pub(crate) fn clear(&mut self) {
-        self.0
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
-    fn get_or_compute(&self, key: CacheKey, compute: impl FnOnce() -> Summary) -> Arc<Summary> {
-        if let Some(hit) = self
-            .lock()
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, s)| Arc::clone(s))
-        {
-            return hit;
-        }
-        let summary = Arc::new(compute());
-        let mut entries = self.lock();
-        if entries.len() >= CACHED {
-            entries.remove(0);
-        }
-        entries.push((key, Arc::clone(&summary)));
-        summary
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(CacheKey, Arc<Summary>)>> {
-        // A panic while holding the lock cannot leave the Vec inconsistent: recover it.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+impl Default for SummaryCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_CACHED_SUMMARIES)
     }
 }
 
 impl JobTable {
-    /// Drops the summaries kept for NextToken walks (they are also dropped by any change to
-    /// the table). Useful to bound memory, or to time a walk from a cold start.
-    pub fn clear_cached_summaries(&self) {
-        self.cache.lock().clear();
-    }
-
     /// Answers `query` (first page, or the page its `NextToken` names) for `caller` at `now`.
     ///
     /// Tokens older than `lifetime` are rejected ([`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME)
-    /// is 24 h). The summary is computed at the token's pinned `now`, and reused for the next
-    /// pages while the table is unchanged.
+    /// is 24 h). The summary is computed at the token's pinned `now`, from the jobs current
+    /// now (SPEC §10); to reuse it across the pages of a walk, ask a [`SummaryCache`].
     ///
     /// # Errors
     /// [`QueryError::Token`] when the `NextToken` is rejected.
@@ -132,18 +195,7 @@ impl JobTable {
         lifetime: Duration,
     ) -> Result<Answer, QueryError> {
         let cursor = Cursor::resolve(query, caller, now, lifetime)?;
-        let pinned = cursor.pinned_now();
-        let key = CacheKey {
-            query: query
-                .clone()
-                .with_max_results(MaxResults::DEFAULT)
-                .with_next_token(None),
-            caller: caller.clone(),
-            now: pinned,
-        };
-        let summary = self
-            .cache
-            .get_or_compute(key, || summarize(query, caller, pinned, self));
+        let summary = Arc::new(summarize(query, caller, cursor.pinned_now(), self));
         Ok(Answer {
             summary,
             cursor,

@@ -1,20 +1,37 @@
-//! [`JobTable`]: an owned, compact, interned store of one operation's jobs.
+//! [`JobTable`]: one operation's jobs as a count cube, kept current as jobs change.
 //!
-//! Every string dimension is interned once, at ingest, into a small integer id; the records
-//! are kept as columns ordered by CreationDate, so a query's window is found by binary search
-//! and the grouping loop reads only small integers (SPEC §2; STYLE §4 "hot path").
+//! Every query of SPEC §1–§9 depends only on how many jobs fall in each (UTC creation day,
+//! Region, AccountId, State, ResourceType, MessageCategory, MalwareScanner, ScanResultStatus)
+//! cell, so that is all a table keeps: per day, the distinct packed dimension words and their
+//! counts. Strings are interned once into small ids; a cell's word packs the ids of all
+//! fields (see [`Packing`]). Adding a job increments one counter; a query reads the cells of
+//! the days in its window (the grouping loop of `engine::table`), never the jobs.
 //!
-//! Invariants: all columns have the same length; `created` is sorted ascending; a category id
-//! of 0 means "absent"; ids index the dictionaries.
+//! Identified jobs (SPEC §10) also have an entry in the identity index (`identity::IdIndex`):
+//! their key, the global id of their cell and their version, so an upsert moves one count
+//! from the old cell to the new and a removal takes it back. Anonymous jobs cost nothing per
+//! job.
+//!
+//! Invariants: every day's `words`, `counts` and `cell_ids` have the same length, and its
+//! `index` maps each word to its position; `cells[cell_ids[p]]` points back at `(day, p)`;
+//! every word fits the current packing; each identified job's cell has a count of at least
+//! one, and `jobs` is the sum of all counts. A cell whose count drops to 0 stays (it is
+//! skipped when rows are made) until its day expires.
 
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::answer::SummaryCache;
+use crate::batch::{Applied, Batch, BatchError};
 use crate::error::RecordError;
+use crate::identity::{Entry, IdIndex, JobId, JobKey, Version};
 use crate::record::{AccountId, JobRecord};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus};
+use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+use crate::time::{UnixMillis, DAY_MS};
+
+/// Retention of [`JobTable::expire`] unless set otherwise: the API's "most recent 30 days".
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 /// An interner: each distinct string gets a dense id in order of first appearance.
 #[derive(Clone, Debug, Default)]
@@ -24,49 +41,108 @@ pub(crate) struct Dictionary {
     hasher: DefaultHashBuilder,
 }
 
-/// Jobs of one operation, interned and ordered by CreationDate. Build it once, query it many
-/// times with [`Aggregator`](crate::Aggregator) or [`summarize`](crate::summarize).
+/// Interned account ids.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Accounts {
+    pub(crate) ids: Vec<AccountId>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+/// The dictionaries of every interned field.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dims {
+    pub(crate) accounts: Accounts,
+    pub(crate) regions: Dictionary,
+    pub(crate) resource_types: Dictionary,
+    pub(crate) categories: Dictionary,
+    /// Bit `c` set when some job has state code `c`.
+    pub(crate) states_present: u16,
+    /// Bit `x` set when some job has extra code `x` (scanner | result << 2).
+    pub(crate) extras_present: u16,
+}
+
+/// One job's fields, checked (names are valid, the category is upper case), borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields<'a> {
+    pub(crate) account: AccountId,
+    pub(crate) region: &'a str,
+    pub(crate) state: State,
+    pub(crate) resource_type: &'a str,
+    pub(crate) creation: UnixMillis,
+    pub(crate) category: Option<&'a str>,
+    pub(crate) scanner: Option<MalwareScanner>,
+    pub(crate) result: Option<ScanResultStatus>,
+}
+
+/// One operation's jobs, as counts per UTC day and dimension values (a count cube), with
+/// the identity of every job that has an id (SPEC §10).
+///
+/// Build it once and keep it current: [`JobTable::push`] / [`JobTable::extend`] add jobs,
+/// [`JobTable::upsert`] replaces a job by id, [`JobTable::remove`] takes it out,
+/// [`JobTable::apply`] applies a [`Batch`] of changes all or nothing, and
+/// [`JobTable::expire`] drops days past retention. Query it with
+/// [`summarize`](crate::summarize), an [`Aggregator`](crate::Aggregator) or
+/// [`JobTable::answer`]: a query costs time in proportion to the cells of its window, not
+/// to the number of jobs.
 ///
 /// ```
-/// use backup_summaries::{AccountId, JobRecord, JobTable, Operation, State, UnixMillis};
+/// use backup_summaries::{JobId, JobRecord, JobTable, Operation, State, UnixMillis, Upserted};
 /// let mut table = JobTable::new(Operation::Backup);
-/// let job = JobRecord::new(
-///     "123456789012".parse()?, "us-east-1".parse()?, State::Completed, "EBS".parse()?,
+/// let id: JobId = "job-1".parse()?;
+/// let created = JobRecord::new(
+///     "123456789012".parse()?, "us-east-1".parse()?, State::Created, "EBS".parse()?,
 ///     UnixMillis::new(1_795_737_600_000),
-/// );
-/// table.push(&job)?;
+/// )
+/// .with_job_id(Some(id.clone()));
+/// assert_eq!(table.upsert(&created, None)?, Upserted::Inserted);
+/// let done = created.clone().with_state(State::Completed);
+/// assert_eq!(table.upsert(&done, None)?, Upserted::Replaced);
 /// assert_eq!(table.len(), 1);
+/// assert_eq!(table.get(&id).map(|j| j.state()), Some(State::Completed));
 /// // a state copy jobs have but backup jobs do not:
-/// let wrong = JobRecord::new(
-///     "123456789012".parse()?, "us-east-1".parse()?, State::Completing, "EBS".parse()?,
-///     UnixMillis::new(0),
-/// );
+/// let wrong = created.clone().with_state(State::Completing);
 /// assert!(table.push(&wrong).is_err());
-/// assert_eq!(table.len(), 1);
+/// assert!(table.remove(&id));
+/// assert!(table.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct JobTable {
     operation: Operation,
-    /// CreationDate of each job, ascending.
-    pub(crate) created: Vec<i64>,
-    /// Every other field of each job, packed into one word (see [`Packing`]).
-    pub(crate) words: Words,
+    /// The cells of each UTC day (days since the epoch), in day order.
+    pub(crate) days: BTreeMap<i64, Day>,
     pub(crate) packing: Packing,
-    /// Bit `c` set when some job has state code `c`.
-    pub(crate) states_present: u16,
-    /// Bit `x` set when some job has extra code `x` (scanner | result << 2).
-    pub(crate) extras_present: u16,
-    pub(crate) accounts: Vec<AccountId>,
-    account_index: HashTable<u32>,
-    account_hasher: DefaultHashBuilder,
-    pub(crate) regions: Dictionary,
-    pub(crate) resource_types: Dictionary,
-    pub(crate) categories: Dictionary,
-    pub(crate) cache: SummaryCache,
+    pub(crate) dims: Dims,
+    /// Where each global cell id lives; `None` for a freed id (see `free`).
+    cells: Vec<Option<CellRef>>,
+    free: Vec<u32>,
+    ids: IdIndex,
+    /// Jobs counted: the sum of all cell counts.
+    jobs: u64,
+    retention_days: u32,
+    generation: u64,
+    /// Hashes cell words for the day indexes (one seed per table, kept by clones).
+    hasher: DefaultHashBuilder,
 }
 
-/// The packed words of a table: 64 bits while the fields fit, else 128.
+/// The cells of one day: parallel columns, plus a word → position index.
+#[derive(Clone, Debug)]
+pub(crate) struct Day {
+    pub(crate) words: Words,
+    pub(crate) counts: Vec<u64>,
+    cell_ids: Vec<u32>,
+    index: HashTable<u32>,
+}
+
+/// Where a global cell id lives.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+struct CellRef {
+    day: i64,
+    pos: u32,
+}
+
+/// The packed words of a day: 64 bits while the fields fit, else 128.
 #[derive(Clone, Debug)]
 pub(crate) enum Words {
     Narrow(Vec<u64>),
@@ -86,7 +162,7 @@ pub(crate) const EXTRA: usize = 5;
 pub(crate) const PACKED: usize = 6;
 
 /// Most distinct values one field of one table may hold (keeps every word within 128 bits).
-const MAX_SYMBOLS: u32 = 1 << 28;
+pub(crate) const MAX_SYMBOLS: u32 = 1 << 28;
 
 /// Bit widths and shifts of the packed fields.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -95,11 +171,46 @@ pub(crate) struct Packing {
     pub(crate) shift: [u32; PACKED],
 }
 
-/// One record in interned form, before it is placed.
-#[derive(Clone, Copy)]
-struct Packed {
-    created: i64,
+/// One job in interned form: its day and the ids of its fields.
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub(crate) struct Packed {
+    pub(crate) day: i64,
+    pub(crate) ids: [u32; PACKED],
+}
+
+/// What [`JobTable::upsert`] did.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum Upserted {
+    /// The job was new (or anonymous): one more job is counted.
+    Inserted,
+    /// A stored job with the same id was replaced: its old version no longer counts.
+    Replaced,
+    /// The change was older than the stored job's version: ignored (SPEC §10).
+    Stale,
+}
+
+/// What [`JobTable::expire`] dropped.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+pub struct Expired {
+    /// Days dropped.
+    pub days: usize,
+    /// Jobs dropped (identified and anonymous).
+    pub jobs: u64,
+    /// Identified jobs dropped from the identity index.
+    pub identified: usize,
+}
+
+/// An identified job as a table keeps it: its cell's values, its CreationDate's day and its
+/// version (no strings are kept per job, so neither the id nor the exact CreationDate is).
+#[derive(Clone, Copy, Debug)]
+pub struct CurrentJob<'t> {
+    table: &'t JobTable,
+    key: JobKey,
+    day: i64,
     ids: [u32; PACKED],
+    version: Version,
 }
 
 /// A packed word type.
@@ -141,7 +252,7 @@ impl Dictionary {
         if let Some(&id) = self.index.find(hash, |&id| &*names[id as usize] == name) {
             return id;
         }
-        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let id = len_u32(self.names.len());
         self.names.push(name.into());
         let (names, hasher) = (&self.names, &self.hasher);
         self.index
@@ -157,14 +268,166 @@ impl Dictionary {
             .copied()
     }
 
-    /// The name of `id`.
+    /// The name of `id`; ids come from this dictionary.
     pub(crate) fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map_or("", |n| n)
+        let name = self.names.get(id as usize);
+        debug_assert!(name.is_some(), "id {id} not interned");
+        name.map_or("", |n| n)
     }
 
     pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
+
+    /// Every name, by id.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(|n| &**n)
+    }
+}
+
+impl Accounts {
+    pub(crate) fn intern(&mut self, account: AccountId) -> u32 {
+        let hash = self.hasher.hash_one(account.as_u64());
+        let ids = &self.ids;
+        if let Some(&id) = self.index.find(hash, |&id| ids[id as usize] == account) {
+            return id;
+        }
+        let id = len_u32(self.ids.len());
+        self.ids.push(account);
+        let (ids, hasher) = (&self.ids, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(ids[i as usize].as_u64()));
+        id
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The account of `id`; ids come from this interner.
+    pub(crate) fn get(&self, id: u32) -> Option<AccountId> {
+        self.ids.get(id as usize).copied()
+    }
+}
+
+impl Dims {
+    /// Checks `f` against `op` and interns it.
+    ///
+    /// # Errors
+    /// [`RecordError::WrongKind`] for a state `op` does not have; [`RecordError::Invalid`]
+    /// when a field already holds 2^28 distinct values.
+    pub(crate) fn pack(&mut self, op: Operation, f: &Fields<'_>) -> Result<Packed, RecordError> {
+        if !op.has_state(f.state) {
+            return Err(RecordError::wrong_kind("State", f.state.as_str(), op));
+        }
+        let too_many = |field: &'static str, value: &str| {
+            RecordError::invalid(
+                field,
+                value,
+                "at most 2^28 distinct values of a field per table",
+            )
+        };
+        let region = self.regions.intern(f.region);
+        if region >= MAX_SYMBOLS {
+            return Err(too_many("Region", f.region));
+        }
+        let account = self.accounts.intern(f.account);
+        if account >= MAX_SYMBOLS {
+            return Err(too_many("AccountId", &f.account.to_string()));
+        }
+        let resource_type = self.resource_types.intern(f.resource_type);
+        if resource_type >= MAX_SYMBOLS {
+            return Err(too_many("ResourceType", f.resource_type));
+        }
+        let category = match f.category {
+            Some(c) => {
+                let id = self.categories.intern(c);
+                if id >= MAX_SYMBOLS {
+                    return Err(too_many("MessageCategory", c));
+                }
+                id + 1
+            }
+            None => 0,
+        };
+        let extra = extra_code(f.scanner, f.result);
+        let state = f.state.code();
+        self.states_present |= 1 << (state & 15);
+        self.extras_present |= 1 << (extra & 15);
+        Ok(Packed {
+            day: f.creation.day(),
+            ids: [
+                region,
+                account,
+                u32::from(state),
+                resource_type,
+                category,
+                u32::from(extra),
+            ],
+        })
+    }
+
+    /// Maps ids of `other` to ids of `self`, interning what is new: one map per packed
+    /// field (state and extra codes map to themselves).
+    pub(crate) fn absorb(&mut self, other: &Self) -> [Vec<u32>; PACKED] {
+        let mut maps: [Vec<u32>; PACKED] = Default::default();
+        maps[REGION] = other
+            .regions
+            .names()
+            .map(|n| self.regions.intern(n))
+            .collect();
+        maps[ACCOUNT] = other
+            .accounts
+            .ids
+            .iter()
+            .map(|&a| self.accounts.intern(a))
+            .collect();
+        maps[RESOURCE_TYPE] = other
+            .resource_types
+            .names()
+            .map(|n| self.resource_types.intern(n))
+            .collect();
+        maps[CATEGORY] = std::iter::once(0)
+            .chain(
+                other
+                    .categories
+                    .names()
+                    .map(|n| self.categories.intern(n) + 1),
+            )
+            .collect();
+        self.states_present |= other.states_present;
+        self.extras_present |= other.extras_present;
+        maps
+    }
+
+    /// The most distinct values any interned field holds.
+    pub(crate) fn widest(&self) -> usize {
+        self.regions
+            .len()
+            .max(self.accounts.len())
+            .max(self.resource_types.len())
+            .max(self.categories.len() + 1)
+    }
+}
+
+/// The packed code of the scan-only fields: scanner in bits 0..2, result in bits 2..4.
+pub(crate) fn extra_code(scanner: Option<MalwareScanner>, result: Option<ScanResultStatus>) -> u8 {
+    scanner.map_or(0, MalwareScanner::code) | (result.map_or(0, ScanResultStatus::code) << 2)
+}
+
+/// Translates ids through `maps` (ids of a batch's dictionaries to a table's).
+pub(crate) fn remap(ids: [u32; PACKED], maps: &[Vec<u32>; PACKED]) -> [u32; PACKED] {
+    std::array::from_fn(|f| match f {
+        STATE | EXTRA => ids[f],
+        _ => {
+            let mapped = maps[f].get(ids[f] as usize).copied();
+            debug_assert!(
+                mapped.is_some(),
+                "id {} of field {f} has no mapping",
+                ids[f]
+            );
+            mapped.unwrap_or(u32::MAX)
+        }
+    })
 }
 
 impl Packing {
@@ -193,7 +456,7 @@ impl Packing {
             .all(|(&id, w)| u64::from(id) < (1u64 << w))
     }
 
-    /// A packing wide enough for `ids`, doubling each field that overflows.
+    /// A packing wide enough for `ids`, widening each field that overflows.
     fn grown(&self, ids: &[u32; PACKED]) -> Self {
         let mut width = self.width;
         for f in 0..PACKED {
@@ -211,54 +474,42 @@ impl Packing {
     }
 
     fn unpack(&self, word: u128) -> [u32; PACKED] {
-        std::array::from_fn(|f| {
-            let w = (word >> self.shift[f]) & ((1u128 << self.width[f]) - 1);
-            u32::try_from(w).unwrap_or(u32::MAX)
-        })
+        // Each field is at most 28 bits wide (MAX_SYMBOLS), so the cast keeps every bit.
+        std::array::from_fn(|f| ((word >> self.shift[f]) & ((1u128 << self.width[f]) - 1)) as u32)
     }
 }
 
 impl Words {
-    fn len(&self) -> usize {
+    fn new(narrow: bool) -> Self {
+        if narrow {
+            Self::Narrow(Vec::new())
+        } else {
+            Self::Wide(Vec::new())
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::Narrow(v) => v.len(),
             Self::Wide(v) => v.len(),
         }
     }
 
-    fn get(&self, i: usize) -> u128 {
+    fn get(&self, i: usize) -> Option<u128> {
         match self {
-            Self::Narrow(v) => v.get(i).map_or(0, |&w| u128::from(w)),
-            Self::Wide(v) => v.get(i).copied().unwrap_or(0),
+            Self::Narrow(v) => v.get(i).map(|&w| u128::from(w)),
+            Self::Wide(v) => v.get(i).copied(),
         }
     }
 
-    fn insert(&mut self, at: usize, word: u128) {
+    /// Appends `word`, which fits the words' width (a narrow packing's words fit 64 bits).
+    fn push(&mut self, word: u128) {
         match self {
-            // The packing is narrow, so the word fits in 64 bits.
-            Self::Narrow(v) => v.insert(at, u64::try_from(word).unwrap_or(u64::MAX)),
-            Self::Wide(v) => v.insert(at, word),
-        }
-    }
-
-    fn truncate(&mut self, len: usize) {
-        match self {
-            Self::Narrow(v) => v.truncate(len),
-            Self::Wide(v) => v.truncate(len),
-        }
-    }
-
-    fn reserve(&mut self, n: usize) {
-        match self {
-            Self::Narrow(v) => v.reserve(n),
-            Self::Wide(v) => v.reserve(n),
-        }
-    }
-
-    fn shrink_to_fit(&mut self) {
-        match self {
-            Self::Narrow(v) => v.shrink_to_fit(),
-            Self::Wide(v) => v.shrink_to_fit(),
+            Self::Narrow(v) => {
+                debug_assert!(u64::try_from(word).is_ok(), "a wide word in a narrow day");
+                v.push(word as u64);
+            }
+            Self::Wide(v) => v.push(word),
         }
     }
 
@@ -270,35 +521,80 @@ impl Words {
     }
 }
 
+impl Day {
+    fn new(narrow: bool) -> Self {
+        Self {
+            words: Words::new(narrow),
+            counts: Vec::new(),
+            cell_ids: Vec::new(),
+            index: HashTable::new(),
+        }
+    }
+
+    fn find(&self, word: u128, hasher: &DefaultHashBuilder) -> Option<usize> {
+        let words = &self.words;
+        self.index
+            .find(hasher.hash_one(word), |&p| {
+                words.get(p as usize) == Some(word)
+            })
+            .map(|&p| p as usize)
+    }
+
+    fn push(&mut self, word: u128, id: u32, hasher: &DefaultHashBuilder) -> usize {
+        let pos = self.words.len();
+        self.words.push(word);
+        self.counts.push(0);
+        self.cell_ids.push(id);
+        let words = &self.words;
+        self.index
+            .insert_unique(hasher.hash_one(word), len_u32(pos), |&p| {
+                hasher.hash_one(words.get(p as usize).unwrap_or(0))
+            });
+        pos
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.words.heap_bytes()
+            + self.counts.capacity() * 8
+            + self.cell_ids.capacity() * 4
+            + self.index.capacity() * 5
+    }
+}
+
 impl JobTable {
-    /// An empty table for `operation`'s jobs.
+    /// An empty table for `operation`'s jobs, with the default retention (30 days).
     #[must_use]
     pub fn new(operation: Operation) -> Self {
         Self {
             operation,
-            created: Vec::new(),
-            words: Words::Narrow(Vec::new()),
+            days: BTreeMap::new(),
             packing: Packing::initial(),
-            states_present: 0,
-            extras_present: 0,
-            accounts: Vec::new(),
-            account_index: HashTable::new(),
-            account_hasher: DefaultHashBuilder::default(),
-            regions: Dictionary::default(),
-            resource_types: Dictionary::default(),
-            categories: Dictionary::default(),
-            cache: SummaryCache::default(),
+            dims: Dims::default(),
+            cells: Vec::new(),
+            free: Vec::new(),
+            ids: IdIndex::default(),
+            jobs: 0,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            generation: 0,
+            hasher: DefaultHashBuilder::default(),
         }
     }
 
-    /// A table holding `records`.
+    /// The same table, keeping `days` days before today on [`JobTable::expire`].
+    #[must_use]
+    pub fn with_retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    /// A table holding `records` (see [`JobTable::extend`]).
     ///
     /// # Errors
     /// As [`JobTable::extend`].
     pub fn from_records<'a>(
         operation: Operation,
         records: impl IntoIterator<Item = &'a JobRecord>,
-    ) -> Result<Self, (usize, RecordError)> {
+    ) -> Result<Self, BatchError> {
         let mut table = Self::new(operation);
         table.extend(records)?;
         Ok(table)
@@ -310,266 +606,542 @@ impl JobTable {
         self.operation
     }
 
-    /// Number of jobs.
+    /// Days kept before today by [`JobTable::expire`].
     #[must_use]
-    pub fn len(&self) -> usize {
-        self.created.len()
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
     }
 
-    /// Whether the table holds no job.
+    /// Number of jobs counted, identified and anonymous.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.jobs
+    }
+
+    /// Whether the table counts no job.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.created.is_empty()
+        self.jobs == 0
     }
 
-    /// Bytes of heap memory the per-job columns use (8 for CreationDate plus 8 or 16 for the
-    /// packed word, times capacity); dictionaries are extra and proportional to the number
-    /// of distinct values.
+    /// Number of identified jobs (those with a job id).
     #[must_use]
-    pub fn column_bytes(&self) -> usize {
-        self.created.capacity() * 8 + self.words.heap_bytes()
+    pub fn identified_len(&self) -> usize {
+        self.ids.len()
     }
 
-    /// Reserves room for `additional` more jobs.
-    pub fn reserve(&mut self, additional: usize) {
-        self.created.reserve(additional);
-        self.words.reserve(additional);
+    /// Number of cells (distinct days × dimension values seen, including cells whose jobs
+    /// all moved on; they go when their day expires).
+    #[must_use]
+    pub fn cell_count(&self) -> usize {
+        self.days.values().map(|d| d.counts.len()).sum()
     }
 
-    /// Frees unused capacity.
-    pub fn shrink_to_fit(&mut self) {
-        self.created.shrink_to_fit();
-        self.words.shrink_to_fit();
+    /// A number that changes whenever the table does: a summary computed at one generation
+    /// is still exact while the generation is the same (for caches above the table).
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
-    /// Adds one job, keeping CreationDate order.
+    /// Bytes of heap memory the cells and the identity index use (dictionaries are extra and
+    /// proportional to the number of distinct values).
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.days.values().map(Day::heap_bytes).sum::<usize>()
+            + self.cells.capacity() * size_of::<Option<CellRef>>()
+            + self.ids.heap_bytes()
+    }
+
+    /// Adds one job: an upsert without a version (see [`JobTable::upsert`]).
     ///
-    /// A job older than the newest one already in the table is inserted in place, which moves
-    /// every later job: to load many jobs in no particular order (the list APIs return the
-    /// newest first), use [`JobTable::extend`], which sorts a batch and merges it once.
+    /// # Errors
+    /// As [`JobTable::upsert`].
+    pub fn push(&mut self, record: &JobRecord) -> Result<(), RecordError> {
+        self.upsert(record, None).map(|_| ())
+    }
+
+    /// Adds many jobs at once, all or nothing: upserts without a version, in order.
+    ///
+    /// # Errors
+    /// [`BatchError`] with the position (0-based, in `records`) and error of the first bad
+    /// record; the table is unchanged then.
+    pub fn extend<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a JobRecord>,
+    ) -> Result<Applied, BatchError> {
+        let mut batch = Batch::new(self.operation);
+        for record in records {
+            batch.upsert(record, None)?;
+        }
+        self.apply(batch)
+    }
+
+    /// Adds `record` if it is new, or replaces the stored job with its id (SPEC §10): the old
+    /// version's count moves to the new one's cell. A record without a job id is an
+    /// anonymous job: always added, never replaced. With a `version` older than the stored
+    /// job's, the change is stale and ignored; a change without a version always applies and
+    /// leaves the stored version as it was.
     ///
     /// # Errors
     /// [`RecordError::WrongKind`] when the record's state is not one of the table's
     /// operation's states. The table is unchanged then.
-    pub fn push(&mut self, record: &JobRecord) -> Result<(), RecordError> {
-        let packed = self.pack(record)?;
-        let at = if self
-            .created
-            .last()
-            .map_or(true, |&last| last <= packed.created)
-        {
-            self.len()
-        } else {
-            self.created.partition_point(|&c| c <= packed.created)
-        };
-        self.insert_at(at, packed);
-        Ok(())
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{JobId, JobRecord, JobTable, Operation, State, UnixMillis, Upserted, Version};
+    /// let mut table = JobTable::new(Operation::Copy);
+    /// let job = JobRecord::new("123456789012".parse()?, "eu-west-1".parse()?, State::Running,
+    ///     "EBS".parse()?, UnixMillis::new(1_795_737_600_000)).with_job_id(Some("c-1".parse()?));
+    /// assert_eq!(table.upsert(&job, Some(Version::from_secs(20)))?, Upserted::Inserted);
+    /// let late = job.clone().with_state(State::Created);
+    /// assert_eq!(table.upsert(&late, Some(Version::from_secs(10)))?, Upserted::Stale);
+    /// assert_eq!(table.get(&"c-1".parse()?).map(|j| j.state()), Some(State::Running));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upsert(
+        &mut self,
+        record: &JobRecord,
+        version: Option<Version>,
+    ) -> Result<Upserted, RecordError> {
+        let packed = self.dims.pack(self.operation, &record.fields())?;
+        let key = record.job_id().map(JobId::key);
+        Ok(self.place(packed, key, version))
     }
 
-    /// Adds many jobs at once: all or none.
+    /// Adds `n` jobs with `record`'s values to its cell at once: pre-counted input, such as a
+    /// GROUP BY computed elsewhere. The record's job id, if any, is not used: pre-counted jobs
+    /// are anonymous.
     ///
     /// # Errors
-    /// The position (0-based, in `records`) and error of the first bad record; no job of the
-    /// batch is added then (strings it interned may stay in the dictionaries; no query sees
-    /// them).
-    pub fn extend<'a>(
-        &mut self,
-        records: impl IntoIterator<Item = &'a JobRecord>,
-    ) -> Result<(), (usize, RecordError)> {
-        let old_len = self.len();
-        let (old_states, old_extras) = (self.states_present, self.extras_present);
-        let mut sorted = true;
-        let mut last = self.created.last().copied().unwrap_or(i64::MIN);
-        for (i, record) in records.into_iter().enumerate() {
-            match self.pack(record) {
-                Ok(p) => {
-                    sorted &= last <= p.created;
-                    last = p.created;
-                    self.insert_at(self.len(), p);
-                }
-                Err(e) => {
-                    self.truncate(old_len);
-                    (self.states_present, self.extras_present) = (old_states, old_extras);
-                    return Err((i, e));
-                }
-            }
-        }
-        if !sorted {
-            self.sort_tail(old_len);
+    /// As [`JobTable::upsert`].
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{summarize, Caller, JobRecord, JobTable, Operation, Query, State, UnixMillis};
+    /// let me = "123456789012".parse()?;
+    /// let mut table = JobTable::new(Operation::Backup);
+    /// let cell = JobRecord::new(me, "us-east-1".parse()?, State::Failed, "RDS".parse()?,
+    ///     UnixMillis::new(1_795_690_000_000));
+    /// table.add_count(&cell, 1_000_000)?;
+    /// let query = Query::builder(Operation::Backup).build()?;
+    /// let caller = Caller::new(me, "us-east-1".parse()?);
+    /// let summary = summarize(&query, &caller, UnixMillis::new(1_795_737_599_000), &table);
+    /// assert_eq!(summary.total(), 1_000_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_count(&mut self, record: &JobRecord, n: u64) -> Result<(), RecordError> {
+        let packed = self.dims.pack(self.operation, &record.fields())?;
+        if n > 0 {
+            let word = self.word(&packed.ids);
+            let cell = self.cell(packed.day, word);
+            self.add_to(cell, n);
+            self.generation += 1;
         }
         Ok(())
     }
 
-    /// Checks and interns one record.
-    fn pack(&mut self, r: &JobRecord) -> Result<Packed, RecordError> {
-        if !self.operation.has_state(r.state()) {
-            return Err(RecordError::wrong_kind(
-                "State",
-                r.state().as_str(),
-                self.operation,
+    /// Takes the job with id `id` out; `false` if no job has that id.
+    pub fn remove(&mut self, id: &JobId) -> bool {
+        self.remove_key(id.key())
+    }
+
+    /// Takes the job with key `key` out; `false` if no job has that key.
+    pub fn remove_key(&mut self, key: JobKey) -> bool {
+        match self.ids.remove(key) {
+            Some(entry) => {
+                self.take_from(entry.cell);
+                self.generation += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The stored version of the job with id `id`.
+    #[must_use]
+    pub fn get(&self, id: &JobId) -> Option<CurrentJob<'_>> {
+        self.get_key(id.key())
+    }
+
+    /// The stored version of the job with key `key`.
+    #[must_use]
+    pub fn get_key(&self, key: JobKey) -> Option<CurrentJob<'_>> {
+        let entry = self.ids.get(key)?;
+        self.current(key, entry)
+    }
+
+    /// Every identified job, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = CurrentJob<'_>> + '_ {
+        self.ids.iter().filter_map(|(k, e)| self.current(k, e))
+    }
+
+    /// Removes every job (the retention stays).
+    pub fn clear(&mut self) {
+        let generation = self.generation + 1;
+        *self = Self::new(self.operation).with_retention_days(self.retention_days);
+        self.generation = generation;
+    }
+
+    /// Drops the jobs created before `today − retention` (`today` is `now`'s UTC day, SPEC §5
+    /// and §10), from the cells and the identity index, and gives their memory back.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{JobRecord, JobTable, Operation, State, UnixMillis};
+    /// const DAY: i64 = 86_400_000;
+    /// let now = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
+    /// let mut table = JobTable::new(Operation::Backup).with_retention_days(30);
+    /// for age in [30, 31] {
+    ///     table.push(&JobRecord::new("123456789012".parse()?, "us-east-1".parse()?,
+    ///         State::Completed, "EBS".parse()?, UnixMillis::new(now.as_millis() - age * DAY)))?;
+    /// }
+    /// assert_eq!(table.expire(now).jobs, 1);
+    /// assert_eq!(table.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn expire(&mut self, now: UnixMillis) -> Expired {
+        let cutoff = now.day().saturating_sub(i64::from(self.retention_days));
+        let kept = self.days.split_off(&cutoff);
+        let dropped = std::mem::replace(&mut self.days, kept);
+        let mut out = Expired {
+            days: dropped.len(),
+            ..Expired::default()
+        };
+        if dropped.is_empty() {
+            return out;
+        }
+        for day in dropped.values() {
+            out.jobs += day.counts.iter().sum::<u64>();
+            for &id in &day.cell_ids {
+                if let Some(slot) = self.cells.get_mut(id as usize) {
+                    *slot = None;
+                    self.free.push(id);
+                }
+            }
+        }
+        self.jobs -= out.jobs;
+        let before = self.ids.len();
+        let cells = &self.cells;
+        self.ids
+            .retain(|_, e| cells.get(e.cell as usize).is_some_and(Option::is_some));
+        out.identified = before - self.ids.len();
+        self.generation += 1;
+        out
+    }
+
+    /// Applies `batch`, all or nothing (SPEC §10): anonymous jobs and pre-counted cells are
+    /// added, identified changes applied in order (upserts, removals, stale versions
+    /// ignored).
+    ///
+    /// # Errors
+    /// [`BatchError`] when the batch is for another operation, or when it would take a
+    /// field of the table past 2^28 distinct values; the table is unchanged then.
+    pub fn apply(&mut self, batch: Batch) -> Result<Applied, BatchError> {
+        if batch.operation() != self.operation {
+            return Err(BatchError::new(
+                0,
+                RecordError::invalid(
+                    "Operation",
+                    batch.operation().as_str(),
+                    "a batch for the table's operation",
+                ),
             ));
         }
-        let too_many = |field: &'static str, value: &str| {
-            RecordError::invalid(
-                field,
-                value,
-                "at most 2^28 distinct values of a field per table",
-            )
-        };
-        let region = self.regions.intern(r.region().as_str());
-        if region >= MAX_SYMBOLS {
-            return Err(too_many("Region", r.region().as_str()));
+        let (dims, anonymous, changes) = batch.into_parts();
+        if self.dims.widest() + dims.widest() > MAX_SYMBOLS as usize {
+            return Err(BatchError::new(
+                0,
+                RecordError::invalid(
+                    "Batch",
+                    "",
+                    "at most 2^28 distinct values of a field per table",
+                ),
+            ));
         }
-        let account = self.intern_account(r.account_id());
-        if account >= MAX_SYMBOLS {
-            return Err(too_many("AccountId", &r.account_id().to_string()));
+        let maps = self.dims.absorb(&dims);
+        let mut applied = Applied::default();
+        for (packed, n) in anonymous {
+            let ids = remap(packed.ids, &maps);
+            let word = self.word(&ids);
+            let cell = self.cell(packed.day, word);
+            self.add_to(cell, n);
+            applied.inserted += n;
         }
-        let resource_type = self.resource_types.intern(r.resource_type().as_str());
-        if resource_type >= MAX_SYMBOLS {
-            return Err(too_many("ResourceType", r.resource_type().as_str()));
-        }
-        let category = match r.message_category() {
-            Some(c) => {
-                let id = self.categories.intern(c.as_str());
-                if id >= MAX_SYMBOLS {
-                    return Err(too_many("MessageCategory", c.as_str()));
+        for change in changes {
+            match change {
+                crate::batch::Change::Upsert {
+                    key,
+                    packed,
+                    version,
+                } => {
+                    let packed = Packed {
+                        day: packed.day,
+                        ids: remap(packed.ids, &maps),
+                    };
+                    match self.place(packed, Some(key), version) {
+                        Upserted::Inserted => applied.inserted += 1,
+                        Upserted::Replaced => applied.replaced += 1,
+                        Upserted::Stale => applied.stale += 1,
+                    }
                 }
-                id + 1
+                crate::batch::Change::Remove(key) => {
+                    if self.remove_key(key) {
+                        applied.removed += 1;
+                    } else {
+                        applied.not_found += 1;
+                    }
+                }
             }
-            None => 0,
-        };
-        let extra = r.malware_scanner().map_or(0, MalwareScanner::code)
-            | (r.scan_result_status().map_or(0, ScanResultStatus::code) << 2);
-        let state = r.state().code();
-        self.states_present |= 1 << (state & 15);
-        self.extras_present |= 1 << (extra & 15);
-        Ok(Packed {
-            created: r.creation_date().as_millis(),
-            ids: [
-                region,
-                account,
-                u32::from(state),
-                resource_type,
-                category,
-                u32::from(extra),
-            ],
+        }
+        self.generation += 1;
+        Ok(applied)
+    }
+
+    /// Adds every job `other` counts to this table as anonymous counts: merging two cubes
+    /// is adding them. `other`'s identities are not carried over.
+    ///
+    /// # Errors
+    /// [`BatchError`] when `other` is for another operation or would take a field of the
+    /// table past 2^28 distinct values; the table is unchanged then.
+    pub fn add_counts_of(&mut self, other: &Self) -> Result<u64, BatchError> {
+        if other.operation != self.operation {
+            return Err(BatchError::new(
+                0,
+                RecordError::invalid(
+                    "Operation",
+                    other.operation.as_str(),
+                    "a table of the same operation",
+                ),
+            ));
+        }
+        let mut batch = Batch::new(self.operation);
+        batch.absorb_cells(other);
+        self.apply(batch).map(|a| a.inserted)
+    }
+
+    /// Every non-empty cell: its day, its ids and its count.
+    pub(crate) fn cells(&self) -> impl Iterator<Item = (i64, [u32; PACKED], u64)> + '_ {
+        self.days.iter().flat_map(move |(&day, d)| {
+            d.counts
+                .iter()
+                .enumerate()
+                .filter(|&(_, &n)| n > 0)
+                .filter_map(move |(p, &n)| {
+                    let word = d.words.get(p)?;
+                    Some((day, self.packing.unpack(word), n))
+                })
         })
     }
 
-    fn intern_account(&mut self, account: AccountId) -> u32 {
-        let hash = self.account_hasher.hash_one(account.as_u64());
-        let accounts = &self.accounts;
-        if let Some(&id) = self
-            .account_index
-            .find(hash, |&id| accounts[id as usize] == account)
-        {
-            return id;
+    /// Counts one interned job: anonymous when `key` is `None`, else an upsert by key.
+    fn place(&mut self, packed: Packed, key: Option<JobKey>, version: Option<Version>) -> Upserted {
+        let word = self.word(&packed.ids);
+        let Some(key) = key else {
+            let cell = self.cell(packed.day, word);
+            self.add_to(cell, 1);
+            self.generation += 1;
+            return Upserted::Inserted;
+        };
+        let old = self.ids.get(key);
+        if let (Some(old), Some(v)) = (old, version) {
+            if v < old.version {
+                return Upserted::Stale;
+            }
         }
-        let id = u32::try_from(self.accounts.len()).unwrap_or(u32::MAX);
-        self.accounts.push(account);
-        let (accounts, hasher) = (&self.accounts, &self.account_hasher);
-        self.account_index.insert_unique(hash, id, |&i| {
-            hasher.hash_one(accounts[i as usize].as_u64())
-        });
+        let cell = self.cell(packed.day, word);
+        let version = version.or(old.map(|e| e.version)).unwrap_or_default();
+        self.ids.insert(key, Entry { cell, version });
+        if let Some(old) = old {
+            self.take_from(old.cell);
+        }
+        self.add_to(cell, 1);
+        self.generation += 1;
+        if old.is_some() {
+            Upserted::Replaced
+        } else {
+            Upserted::Inserted
+        }
+    }
+
+    /// The word of `ids`, widening the packing (and re-encoding every cell) first if needed.
+    fn word(&mut self, ids: &[u32; PACKED]) -> u128 {
+        if !self.packing.fits(ids) {
+            self.repack(self.packing.grown(ids));
+        }
+        self.packing.pack(ids)
+    }
+
+    /// The global id of the cell `(day, word)`, made if new.
+    fn cell(&mut self, day: i64, word: u128) -> u32 {
+        let narrow = self.packing.bits() <= 64;
+        let hasher = &self.hasher;
+        let d = self.days.entry(day).or_insert_with(|| Day::new(narrow));
+        if let Some(pos) = d.find(word, hasher) {
+            if let Some(&id) = d.cell_ids.get(pos) {
+                return id;
+            }
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.cells.push(None);
+                len_u32(self.cells.len() - 1)
+            }
+        };
+        let pos = d.push(word, id, hasher);
+        if let Some(slot) = self.cells.get_mut(id as usize) {
+            *slot = Some(CellRef {
+                day,
+                pos: len_u32(pos),
+            });
+        }
         id
     }
 
-    fn insert_at(&mut self, at: usize, p: Packed) {
-        self.cache.clear();
-        if !self.packing.fits(&p.ids) {
-            self.repack(self.packing.grown(&p.ids));
+    fn add_to(&mut self, cell: u32, n: u64) {
+        let count = self.count_mut(cell);
+        debug_assert!(count.is_some(), "cell {cell} is not live");
+        if let Some(c) = count {
+            *c += n;
+            self.jobs += n;
         }
-        self.created.insert(at, p.created);
-        self.words.insert(at, self.packing.pack(&p.ids));
     }
 
-    /// Re-encodes every word for a wider packing (amortized: widths only grow, by doubling).
+    /// Takes one job from `cell`, which counts at least one (an identified job is in it).
+    fn take_from(&mut self, cell: u32) {
+        let count = self.count_mut(cell);
+        debug_assert!(
+            count.as_ref().is_some_and(|c| **c > 0),
+            "cell {cell} is empty"
+        );
+        if let Some(c) = count {
+            if *c > 0 {
+                *c -= 1;
+                self.jobs -= 1;
+            }
+        }
+    }
+
+    fn count_mut(&mut self, cell: u32) -> Option<&mut u64> {
+        let r = (*self.cells.get(cell as usize)?)?;
+        self.days.get_mut(&r.day)?.counts.get_mut(r.pos as usize)
+    }
+
+    fn current(&self, key: JobKey, entry: Entry) -> Option<CurrentJob<'_>> {
+        let r = (*self.cells.get(entry.cell as usize)?)?;
+        let word = self.days.get(&r.day)?.words.get(r.pos as usize)?;
+        Some(CurrentJob {
+            table: self,
+            key,
+            day: r.day,
+            ids: self.packing.unpack(word),
+            version: entry.version,
+        })
+    }
+
+    /// Re-encodes every cell for a wider packing (amortized: widths only grow) and rebuilds
+    /// the day indexes. Positions, and so global cell ids, do not change.
     fn repack(&mut self, to: Packing) {
         let from = self.packing;
-        let n = self.words.len();
-        let words = if to.bits() <= 64 {
-            Words::Narrow(
-                (0..n)
-                    .map(|i| u64::try_from(to.pack(&from.unpack(self.words.get(i)))).unwrap_or(0))
-                    .collect(),
-            )
-        } else {
-            Words::Wide(
-                (0..n)
-                    .map(|i| to.pack(&from.unpack(self.words.get(i))))
-                    .collect(),
-            )
-        };
-        self.words = words;
-        self.packing = to;
-    }
-
-    fn truncate(&mut self, len: usize) {
-        self.cache.clear();
-        self.created.truncate(len);
-        self.words.truncate(len);
-    }
-
-    /// Restores CreationDate order after jobs were appended at `from..`: sorts the appended
-    /// run (stable), then merges it into the sorted prefix from the back, in place. Extra
-    /// memory is proportional to the run, never to the table.
-    fn sort_tail(&mut self, from: usize) {
-        let Some(tail) = self.created.get(from..) else {
-            return;
-        };
-        let mut perm: Vec<u32> = (0..u32::try_from(tail.len()).unwrap_or(u32::MAX)).collect();
-        perm.sort_by_key(|&i| tail.get(i as usize).copied().unwrap_or(i64::MAX));
-        let run: Vec<i64> = perm
-            .iter()
-            .filter_map(|&i| tail.get(i as usize).copied())
-            .collect();
-        match &mut self.words {
-            Words::Narrow(w) => merge_back(&mut self.created, w, from, &run, &perm),
-            Words::Wide(w) => merge_back(&mut self.created, w, from, &run, &perm),
+        let hasher = &self.hasher;
+        for day in self.days.values_mut() {
+            let n = day.words.len();
+            let words: Vec<u128> = (0..n)
+                .filter_map(|i| day.words.get(i))
+                .map(|w| to.pack(&from.unpack(w)))
+                .collect();
+            let mut fresh = Day::new(to.bits() <= 64);
+            for (&w, (&count, &id)) in words.iter().zip(day.counts.iter().zip(&day.cell_ids)) {
+                let pos = fresh.push(w, id, hasher);
+                if let Some(c) = fresh.counts.get_mut(pos) {
+                    *c = count;
+                }
+            }
+            *day = fresh;
         }
+        self.packing = to;
     }
 }
 
-/// Merges the run `created[from..]` (whose sorted order is `perm`, dates `run`) into the
-/// sorted prefix `created[..from]`, moving words along; stable (the prefix comes first among
-/// equal dates).
-fn merge_back<T: Copy>(
-    created: &mut [i64],
-    words: &mut [T],
-    from: usize,
-    run: &[i64],
-    perm: &[u32],
-) {
-    let run_words: Vec<T> = perm
-        .iter()
-        .filter_map(|&i| words.get(from + i as usize).copied())
-        .collect();
-    let (mut i, mut j, mut k) = (
-        from,
-        run.len().min(run_words.len()),
-        created.len().min(words.len()),
-    );
-    while j > 0 && k > 0 {
-        k -= 1;
-        let take_prefix = i > 0 && created[i - 1] > run[j - 1];
-        if take_prefix {
-            i -= 1;
-            created[k] = created[i];
-            words[k] = words[i];
-        } else {
-            j -= 1;
-            created[k] = run[j];
-            words[k] = run_words[j];
-        }
+impl<'t> CurrentJob<'t> {
+    /// The key of the job's id.
+    #[must_use]
+    pub fn key(&self) -> JobKey {
+        self.key
     }
+
+    /// The start (00:00 UTC) of the day the job was created on.
+    #[must_use]
+    pub fn creation_day(&self) -> UnixMillis {
+        UnixMillis::new(self.day.saturating_mul(DAY_MS))
+    }
+
+    /// The job's account.
+    #[must_use]
+    pub fn account_id(&self) -> Option<AccountId> {
+        self.table.dims.accounts.get(self.ids[ACCOUNT])
+    }
+
+    /// The job's region.
+    #[must_use]
+    pub fn region(&self) -> &'t str {
+        self.table.dims.regions.name(self.ids[REGION])
+    }
+
+    /// The job's current state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        let state = u8::try_from(self.ids[STATE])
+            .ok()
+            .and_then(State::from_code);
+        debug_assert!(state.is_some(), "state code {} unknown", self.ids[STATE]);
+        state.unwrap_or(State::Created)
+    }
+
+    /// The protected resource's type.
+    #[must_use]
+    pub fn resource_type(&self) -> &'t str {
+        self.table.dims.resource_types.name(self.ids[RESOURCE_TYPE])
+    }
+
+    /// The message category, if the job has one (upper case).
+    #[must_use]
+    pub fn message_category(&self) -> Option<&'t str> {
+        let c = self.ids[CATEGORY];
+        (c > 0).then(|| self.table.dims.categories.name(c - 1))
+    }
+
+    /// The malware scanner, if the job has one.
+    #[must_use]
+    pub fn malware_scanner(&self) -> Option<MalwareScanner> {
+        MalwareScanner::from_code((self.ids[EXTRA] & 3) as u8)
+    }
+
+    /// The scan result, if the job has one.
+    #[must_use]
+    pub fn scan_result_status(&self) -> Option<ScanResultStatus> {
+        ScanResultStatus::from_code((self.ids[EXTRA] >> 2 & 3) as u8)
+    }
+
+    /// The newest version applied (`None` if no change carried one).
+    #[must_use]
+    pub fn version(&self) -> Option<Version> {
+        (self.version != Version::default()).then_some(self.version)
+    }
+}
+
+/// A length as a `u32` id. Tables hold fewer than 2^32 cells and dictionaries fewer than
+/// 2^28 names (checked before anything is interned), so this never saturates.
+fn len_u32(n: usize) -> u32 {
+    debug_assert!(u32::try_from(n).is_ok(), "{n} does not fit an id");
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{Region, ResourceType};
-    use crate::schema::State;
-    use crate::time::UnixMillis;
 
     fn job(ms: i64) -> Result<JobRecord, RecordError> {
         Ok(JobRecord::new(
@@ -581,53 +1153,52 @@ mod tests {
         ))
     }
 
+    fn with_id(r: JobRecord, id: &str) -> Result<JobRecord, RecordError> {
+        Ok(r.with_job_id(Some(JobId::parse(id)?)))
+    }
+
     #[test]
-    fn push_and_extend_keep_creation_order() -> Result<(), Box<dyn std::error::Error>> {
+    fn jobs_of_one_cell_share_a_counter() -> Result<(), Box<dyn std::error::Error>> {
         let mut t = JobTable::new(Operation::Backup);
-        for ms in [5, 1, 3] {
+        for ms in [5, 1, 3, DAY_MS + 1] {
             t.push(&job(ms)?)?;
         }
-        let batch = [job(4)?, job(0)?, job(9)?];
-        t.extend(&batch).map_err(|(_, e)| e)?;
-        assert_eq!(t.created, vec![0, 1, 3, 4, 5, 9]);
-        assert_eq!(t.accounts.len(), 1);
-        assert!(matches!(t.words, Words::Narrow(_)));
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.cell_count(), 2);
+        assert_eq!(t.identified_len(), 0);
+        let cells: Vec<_> = t.cells().map(|(d, _, n)| (d, n)).collect();
+        assert_eq!(cells, vec![(0, 3), (1, 1)]);
         Ok(())
     }
 
     #[test]
-    fn unsorted_batches_merge_and_keep_each_job_whole() -> Result<(), Box<dyn std::error::Error>> {
+    fn upsert_moves_the_count_and_remove_takes_it_back() -> Result<(), Box<dyn std::error::Error>> {
         let mut t = JobTable::new(Operation::Backup);
-        let with_account = |ms: i64, a: u64| -> Result<JobRecord, Box<dyn std::error::Error>> {
-            let r = job(ms)?;
-            Ok(JobRecord::new(
-                AccountId::parse(&format!("{a:012}"))?,
-                r.region().clone(),
-                r.state(),
-                r.resource_type().clone(),
-                r.creation_date(),
-            ))
-        };
-        // Account number = date, so a word that moved without its date shows.
-        t.extend(&[
-            with_account(10, 10)?,
-            with_account(30, 30)?,
-            with_account(50, 50)?,
-        ])
-        .map_err(|(_, e)| e)?;
-        t.extend(&[
-            with_account(40, 40)?,
-            with_account(5, 5)?,
-            with_account(30, 31)?,
-            with_account(60, 60)?,
-        ])
-        .map_err(|(_, e)| e)?;
-        assert_eq!(t.created, vec![5, 10, 30, 30, 40, 50, 60]);
-        let accounts: Vec<u64> = (0..t.len())
-            .map(|i| t.accounts[t.packing.unpack(t.words.get(i))[ACCOUNT] as usize].as_u64())
-            .collect();
-        // Stable: the earlier job with date 30 (account 30) stays before the later one.
-        assert_eq!(accounts, vec![5, 10, 30, 31, 40, 50, 60]);
+        let a = with_id(job(0)?, "a")?;
+        assert_eq!(
+            t.upsert(&a, Some(Version::from_secs(5)))?,
+            Upserted::Inserted
+        );
+        let moved = with_id(job(DAY_MS)?.with_state(State::Failed), "a")?;
+        assert_eq!(t.upsert(&moved, None)?, Upserted::Replaced);
+        let cells: Vec<_> = t.cells().map(|(d, ids, n)| (d, ids[STATE], n)).collect();
+        assert_eq!(cells, vec![(1, u32::from(State::Failed.code()), 1)]);
+        // The unversioned change kept version 5, so version 4 is stale.
+        assert_eq!(t.upsert(&a, Some(Version::from_secs(4)))?, Upserted::Stale);
+        assert_eq!(
+            t.upsert(&a, Some(Version::from_secs(5)))?,
+            Upserted::Replaced
+        );
+        let j = t.get(&JobId::parse("a")?).ok_or("a is gone")?;
+        assert_eq!(
+            (j.state(), j.creation_day().as_millis()),
+            (State::Completed, 0)
+        );
+        assert_eq!(j.version(), Some(Version::from_secs(5)));
+        assert!(t.remove(&JobId::parse("a")?));
+        assert!(!t.remove(&JobId::parse("a")?));
+        assert!(t.is_empty());
+        assert_eq!(t.cells().count(), 0);
         Ok(())
     }
 
@@ -635,33 +1206,55 @@ mod tests {
     fn failed_extend_changes_nothing() -> Result<(), Box<dyn std::error::Error>> {
         let mut t = JobTable::new(Operation::Restore);
         t.push(&job(1)?)?;
-        let bad = JobRecord::new(
-            AccountId::parse("123456789012")?,
-            Region::parse("us-east-1")?,
-            State::Expired,
-            ResourceType::parse("EBS")?,
-            UnixMillis::new(0),
-        );
-        let r = t.extend([&job(0)?, &bad]);
-        assert!(matches!(r, Err((1, RecordError::WrongKind { .. }))));
-        assert_eq!(t.created, vec![1]);
+        let generation = t.generation();
+        let bad = job(0)?.with_state(State::Expired);
+        let e = t.extend([&job(0)?, &bad]).err().ok_or("accepted")?;
+        assert_eq!(e.position(), 1);
+        assert!(matches!(e.error(), RecordError::WrongKind { .. }));
+        assert_eq!((t.len(), t.generation()), (1, generation));
         Ok(())
     }
 
     #[test]
-    fn packing_grows_to_wide_words() -> Result<(), Box<dyn std::error::Error>> {
+    fn packing_grows_to_wide_words_and_keeps_every_cell() -> Result<(), Box<dyn std::error::Error>>
+    {
         let mut t = JobTable::new(Operation::Backup);
-        let before = t.packing;
-        let a = t.packing.grown(&[0, 1 << 20, 0, 1 << 20, 1 << 20, 0]);
-        assert!(a.bits() > 64 && before.bits() <= 64);
-        t.push(&job(3)?)?;
+        t.push(&with_id(job(3)?, "x")?)?;
         t.push(&job(1)?)?;
-        t.repack(a);
-        assert!(matches!(t.words, Words::Wide(_)));
+        let wide = t.packing.grown(&[0, 1 << 20, 0, 1 << 20, 1 << 20, 0]);
+        assert!(wide.bits() > 64 && t.packing.bits() <= 64);
+        t.repack(wide);
+        assert!(t.days.values().all(|d| matches!(d.words, Words::Wide(_))));
         t.push(&job(2)?)?;
-        assert_eq!(t.created, vec![1, 2, 3]);
-        let ids: Vec<_> = (0..3).map(|i| t.packing.unpack(t.words.get(i))).collect();
-        assert!(ids.iter().all(|w| *w == ids[0]));
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.cell_count(), 1);
+        assert_eq!(
+            t.get(&JobId::parse("x")?).map(|j| j.resource_type()),
+            Some("EBS")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn expire_drops_old_days_and_their_identities() -> Result<(), Box<dyn std::error::Error>> {
+        let mut t = JobTable::new(Operation::Backup).with_retention_days(1);
+        t.push(&with_id(job(0)?, "old")?)?;
+        t.push(&job(0)?)?;
+        t.push(&with_id(job(2 * DAY_MS)?, "new")?)?;
+        let e = t.expire(UnixMillis::new(3 * DAY_MS));
+        assert_eq!((e.days, e.jobs, e.identified), (1, 2, 1));
+        assert_eq!((t.len(), t.identified_len()), (1, 1));
+        assert!(t.get(&JobId::parse("old")?).is_none());
+        // The freed cell id is reused without disturbing the live job.
+        t.push(&with_id(
+            job(2 * DAY_MS)?.with_state(State::Failed),
+            "other",
+        )?)?;
+        assert_eq!(
+            t.get(&JobId::parse("new")?).map(|j| j.state()),
+            Some(State::Completed)
+        );
+        assert_eq!(t.len(), 2);
         Ok(())
     }
 

@@ -111,9 +111,11 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod answer;
+mod batch;
 mod cursor;
 mod engine;
 mod error;
+mod identity;
 mod jobs;
 mod period;
 mod query;
@@ -126,11 +128,13 @@ mod time;
 #[cfg(feature = "wire")]
 pub mod wire;
 
-pub use answer::Answer;
+pub use answer::{Answer, SummaryCache, DEFAULT_CACHED_SUMMARIES};
+pub use batch::{Applied, Batch, BatchError};
 pub use cursor::{Cursor, Page, DEFAULT_TOKEN_LIFETIME};
 pub use engine::{summarize, Aggregator};
 pub use error::{CursorError, QueryError, RecordError};
-pub use jobs::JobTable;
+pub use identity::{JobId, JobKey, Version};
+pub use jobs::{CurrentJob, Expired, JobTable, Upserted, DEFAULT_RETENTION_DAYS};
 pub use period::{AggregationPeriod, DayGrid};
 pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};

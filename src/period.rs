@@ -137,6 +137,13 @@ impl Buckets {
     }
 
     /// First millisecond of bucket `b` (saturating at the ends of time).
+    /// The days (since the epoch) of bucket `b`: `first..end`.
+    pub(crate) fn day_range(self, b: u8) -> (i64, i64) {
+        // first_day is within ±1.1e11 days, so this cannot overflow.
+        let first = self.first_day + i64::from(b) * self.days;
+        (first, first + self.days)
+    }
+
     pub(crate) fn start(self, b: u8) -> UnixMillis {
         let day = self.first_day + i64::from(b) * self.days;
         UnixMillis::new(day.saturating_mul(DAY_MS))

@@ -8,6 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::RecordError;
+use crate::identity::JobId;
+use crate::jobs::Fields;
 use crate::schema::{MalwareScanner, ScanResultStatus, State};
 use crate::time::UnixMillis;
 
@@ -59,6 +61,7 @@ pub struct JobRecord {
     message_category: Option<MessageCategory>,
     malware_scanner: Option<MalwareScanner>,
     scan_result_status: Option<ScanResultStatus>,
+    job_id: Option<JobId>,
 }
 
 impl AccountId {
@@ -192,7 +195,23 @@ impl JobRecord {
             message_category: None,
             malware_scanner: None,
             scan_result_status: None,
+            job_id: None,
         }
+    }
+
+    /// Sets the job id (SPEC §10): a job with an id can be replaced and removed by it; one
+    /// without is anonymous.
+    #[must_use]
+    pub fn with_job_id(mut self, id: Option<JobId>) -> Self {
+        self.job_id = id;
+        self
+    }
+
+    /// Sets the state (e.g. to move a job on: `job.clone().with_state(State::Completed)`).
+    #[must_use]
+    pub fn with_state(mut self, state: State) -> Self {
+        self.state = state;
+        self
     }
 
     /// Sets the message category (backup and copy jobs).
@@ -262,6 +281,26 @@ impl JobRecord {
     #[must_use]
     pub fn scan_result_status(&self) -> Option<ScanResultStatus> {
         self.scan_result_status
+    }
+
+    /// The job id, if the job has one.
+    #[must_use]
+    pub fn job_id(&self) -> Option<&JobId> {
+        self.job_id.as_ref()
+    }
+
+    /// The fields a table interns, borrowed.
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        Fields {
+            account: self.account_id,
+            region: self.region.as_str(),
+            state: self.state,
+            resource_type: self.resource_type.as_str(),
+            creation: self.creation_date,
+            category: self.message_category.as_ref().map(MessageCategory::as_str),
+            scanner: self.malware_scanner,
+            result: self.scan_result_status,
+        }
     }
 }
 

@@ -326,6 +326,11 @@ impl MalwareScanner {
             Self::GuardDuty => 1,
         }
     }
+
+    /// The scanner of a packed code (0 is absent).
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.code() == code)
+    }
 }
 
 impl fmt::Display for MalwareScanner {
@@ -358,6 +363,11 @@ impl ScanResultStatus {
             Self::NoThreatsFound => 1,
             Self::ThreatsFound => 2,
         }
+    }
+
+    /// The result of a packed code (0 is absent).
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.code() == code)
     }
 }
 

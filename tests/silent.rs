@@ -65,7 +65,7 @@ fn rows_for(
     query: &Query,
     jobs: &[JobRecord],
 ) -> Result<Vec<Row>, Box<dyn Error>> {
-    let table = JobTable::from_records(query.operation(), jobs).map_err(|(_, e)| e)?;
+    let table = JobTable::from_records(query.operation(), jobs)?;
     Ok(summarize(query, caller, NOW, &table).to_rows())
 }
 
@@ -247,7 +247,7 @@ fn period_defaults_to_one_day() -> TestResult {
         job(State::Completed, "EBS", TODAY - 1)?,
         job(State::Completed, "EBS", TODAY)?,
     ];
-    let table = JobTable::from_records(Operation::Backup, &jobs).map_err(|(_, e)| e)?;
+    let table = JobTable::from_records(Operation::Backup, &jobs)?;
     let summary = summarize(&omitted, &me()?, NOW, &table);
     assert_eq!(summary.period(), AggregationPeriod::OneDay);
     let v = [Some(ME), Some(ALL), Some(ALL), Some(ALL), None, None];
@@ -279,7 +279,7 @@ fn page_size_defaults_to_500() -> TestResult {
     let jobs = (0..501)
         .map(|i| job(State::Completed, &format!("T{i:03}"), TODAY))
         .collect::<Result<Vec<_>, _>>()?;
-    let table = JobTable::from_records(Operation::Restore, &jobs).map_err(|(_, e)| e)?;
+    let table = JobTable::from_records(Operation::Restore, &jobs)?;
     let caller = me()?;
     let summary = summarize(&omitted, &caller, NOW, &table);
     assert_eq!(summary.len(), 501);
@@ -429,7 +429,7 @@ fn the_window_ends_with_today() -> TestResult {
     );
 
     // `now` at the very last and very first millisecond of a day.
-    let table = JobTable::from_records(Operation::Backup, &jobs).map_err(|(_, e)| e)?;
+    let table = JobTable::from_records(Operation::Backup, &jobs)?;
     let seven = query("SEVEN_DAYS", DayGrid::ThroughToday)?;
     let at_now = |now| {
         summarize(&seven, &me().ok()?, UnixMillis::new(now), &table)
@@ -609,7 +609,7 @@ fn tokens_live_24_hours() -> TestResult {
     let jobs = (0..3)
         .map(|i| job(State::Completed, &format!("T{i}"), TODAY))
         .collect::<Result<Vec<_>, _>>()?;
-    let table = JobTable::from_records(Operation::Backup, &jobs).map_err(|(_, e)| e)?;
+    let table = JobTable::from_records(Operation::Backup, &jobs)?;
     let caller = me()?;
     let lifetime = backup_summaries::DEFAULT_TOKEN_LIFETIME;
     let first = parse(

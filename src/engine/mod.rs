@@ -28,8 +28,8 @@ use crate::time::UnixMillis;
 /// let (me, region, ebs): (AccountId, Region, ResourceType) =
 ///     ("123456789012".parse()?, "us-east-1".parse()?, "EBS".parse()?);
 /// let job = |ms| JobRecord::new(me, region.clone(), State::Completed, ebs.clone(), UnixMillis::new(ms));
-/// let a = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_000)]).map_err(|(_, e)| e)?;
-/// let b = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_001)]).map_err(|(_, e)| e)?;
+/// let a = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_000)])?;
+/// let b = JobTable::from_records(Operation::Backup, &[job(1_795_700_000_001)])?;
 /// let mut agg = Aggregator::new(&query, &caller, now);
 /// agg.push(&b);
 /// agg.push(&a);
@@ -105,10 +105,10 @@ fn count(query: &Query, caller: &Caller, buckets: Buckets, table: &JobTable) -> 
     );
     let n = buckets.count();
     if let Some(p) = plan::Plan::<u64>::new(query, caller, table, n) {
-        summary.rows = table::count(table, &p, buckets);
+        summary.rows = table::count(table, &p, buckets).0;
         summary.labels = p.labels;
     } else if let Some(p) = plan::Plan::<u128>::new(query, caller, table, n) {
-        summary.rows = table::count(table, &p, buckets);
+        summary.rows = table::count(table, &p, buckets).0;
         summary.labels = p.labels;
     }
     summary

@@ -202,8 +202,8 @@ impl<K: Key> Plan<K> {
                 }
             }
         }
-        let region_id = table.regions.find(caller.region().as_str());
-        let region = (0..table.regions.len())
+        let region_id = table.dims.regions.find(caller.region().as_str());
+        let region = (0..table.dims.regions.len())
             .map(|id| {
                 if region_id == u32::try_from(id).ok() {
                     K::from_u128(0)
@@ -303,8 +303,8 @@ fn by_mode<T>(
 
 /// SPEC §4: who sees which account, and what the AccountId column shows.
 fn account(query: &Query, caller: &Caller, table: &JobTable) -> Resolved {
-    let n = table.accounts.len();
-    let id_of = |s: usize| table.accounts.get(s).copied();
+    let n = table.dims.accounts.len();
+    let id_of = |s: usize| table.dims.accounts.get(u32::try_from(s).ok()?);
     let own = caller.account();
     let mode = query.account().cloned().unwrap_or(Dimension::Only(own));
     if !caller.sees_organization() {
@@ -346,7 +346,7 @@ fn state(query: &Query, op: Operation) -> Resolved {
 }
 
 fn resource_type(query: &Query, table: &JobTable) -> Resolved {
-    let d = &table.resource_types;
+    let d = &table.dims.resource_types;
     let id = |s: usize| u32::try_from(s).unwrap_or(u32::MAX);
     by_mode(
         query.resource_type(),
@@ -361,7 +361,7 @@ fn resource_type(query: &Query, table: &JobTable) -> Resolved {
 /// Indexed by 0 = absent, 1 + category id.
 fn category(query: &Query, table: &JobTable) -> Resolved {
     let op = query.operation();
-    let d = &table.categories;
+    let d = &table.dims.categories;
     let n = d.len() + 1;
     let name = |s: usize| -> Option<&str> {
         s.checked_sub(1)

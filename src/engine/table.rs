@@ -1,10 +1,10 @@
-//! The grouping loop: count a table's records into groups keyed by a packed integer.
+//! The grouping loop: add a table's cube cells into groups keyed by a packed integer.
 //!
 //! A key is `bucket * bucket_stride + Σ component * stride` (see [`Layout`]); components are
 //! assigned in label order, so ascending key order is the row order of SPEC §6. When the key
-//! space is small the counts live in a dense `Vec<u32>` indexed by key; otherwise in a
-//! hashbrown map on the key. The window is found by binary search over the CreationDate
-//! column, bucket by bucket, so the loop never reads a date.
+//! space is small the counts live in a dense `Vec<u64>` indexed by key; otherwise in a
+//! hashbrown map on the key. The window is a range of the table's days, bucket by bucket,
+//! so the loop never reads a date; each cell adds its count.
 //!
 //! Before the loop, each packed field of the table is classified for the query: *constant*
 //! (every value present maps to the same offset: not read at all), *filtered* (exactly one
@@ -16,12 +16,14 @@
 use hashbrown::HashMap;
 
 use crate::engine::plan::{Key, Layout, Plan};
-use crate::jobs::{JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
+use crate::jobs::{Day, JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
 use crate::period::Buckets;
 use crate::rows::{RawRow, FIELDS};
 
-/// Largest key space counted in a dense array (cells of 4 bytes: 16 MiB).
-const DENSE_CELLS: u128 = 1 << 22;
+/// Largest key space counted in a dense array (cells of 8 bytes: 8 MiB).
+const DENSE_CELLS: u128 = 1 << 20;
+/// A dense array is used only while it has at most this many slots per cell read.
+const DENSE_PER_INPUT: u128 = 8;
 /// Key spaces up to this many cells get [`LANES`] interleaved copies of their counters.
 const LANED_CELLS: usize = 1 << 12;
 /// Copies of each counter for small key spaces (a power of two).
@@ -58,18 +60,18 @@ trait Counter<K> {
     fn add(&mut self, lane: usize, key: K, n: u64);
 }
 
-/// Counts in `lanes` copies of `cells` counters (lane-major), consecutive jobs going to
-/// different copies: with few cells, consecutive jobs of one group would otherwise wait on
+/// Counts in `lanes` copies of `cells` counters (lane-major), consecutive cells going to
+/// different copies: with few groups, consecutive cells of one group would otherwise wait on
 /// each other's increment of the same counter.
 struct Dense {
-    counts: Vec<u32>,
+    counts: Vec<u64>,
     cells: usize,
     lanes: usize,
 }
 
 /// One copy of each counter (larger key spaces, where increments rarely collide).
 struct DenseOne {
-    counts: Vec<u32>,
+    counts: Vec<u64>,
 }
 
 struct Hashed<K> {
@@ -81,13 +83,13 @@ impl<K: Key> Counter<K> for Dense {
     #[inline(always)]
     fn add(&mut self, lane: usize, key: K, n: u64) {
         // Any excluded value makes the key >= Key::MISS, outside the dense range, so this one
-        // range check filters every excluded record. A dense table has fewer than 2^32 jobs,
-        // so no counter can wrap.
+        // range check filters every excluded cell. Counts are sums of a table's cell counts,
+        // whose total fits a u64.
         let k = key.to_u128();
         if k < self.cells as u128 {
             let at = (lane & (self.lanes - 1)) * self.cells + k as usize;
             if let Some(c) = self.counts.get_mut(at) {
-                *c = c.wrapping_add(n as u32);
+                *c += n;
             }
         }
     }
@@ -96,12 +98,12 @@ impl<K: Key> Counter<K> for Dense {
 impl<K: Key> Counter<K> for DenseOne {
     #[inline(always)]
     fn add(&mut self, _lane: usize, key: K, n: u64) {
-        // As for `Dense`: an excluded key is out of range; counters cannot wrap.
+        // As for `Dense`: an excluded key is out of range.
         if let Some(c) = usize::try_from(key.to_u128())
             .ok()
             .and_then(|k| self.counts.get_mut(k))
         {
-            *c = c.wrapping_add(n as u32);
+            *c += n;
         }
     }
 }
@@ -115,25 +117,45 @@ impl<K: Key> Counter<K> for Hashed<K> {
     }
 }
 
+/// The counting strategy a pass used (for tests and benches).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Path {
+    /// Nothing could match: no cell was read.
+    Skipped,
+    /// Several interleaved copies of a small dense array.
+    Laned,
+    /// One dense array.
+    Dense,
+    /// A hash map on the key.
+    Hashed,
+}
+
 /// Counts `table` under `plan`; returns the non-zero groups in key order.
-pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) -> Vec<RawRow> {
+pub(crate) fn count<K: Key>(
+    table: &JobTable,
+    plan: &Plan<K>,
+    buckets: Buckets,
+) -> (Vec<RawRow>, Path) {
     if plan.is_empty || table.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Path::Skipped);
     }
     let Some(kernel) = compile(table, plan) else {
-        return Vec::new();
+        return (Vec::new(), Path::Skipped);
     };
-    let ranges = bucket_ranges(&table.created, buckets);
+    let ranges = bucket_days(table, buckets);
+    let input: usize = ranges.iter().map(|(_, d)| d.counts.len()).sum();
     let layout = &plan.layout;
-    let dense = layout.cells <= DENSE_CELLS && u32::try_from(table.len()).is_ok();
+    let dense = layout.cells <= DENSE_CELLS
+        && layout.cells <= (input as u128).saturating_mul(DENSE_PER_INPUT).max(1 << 12);
     if dense {
-        let cells = usize::try_from(layout.cells).unwrap_or(0);
+        // layout.cells <= DENSE_CELLS, so it fits a usize.
+        let cells = layout.cells as usize;
         if cells > LANED_CELLS {
             let mut c = DenseOne {
                 counts: vec![0; cells],
             };
-            scan(table, &kernel, layout, &ranges, &mut c);
-            return dense_rows(layout, &c.counts);
+            scan(&kernel, layout, &ranges, &mut c);
+            return (dense_rows(layout, &c.counts), Path::Dense);
         }
         let lanes = LANES;
         let mut c = Dense {
@@ -141,26 +163,28 @@ pub(crate) fn count<K: Key>(table: &JobTable, plan: &Plan<K>, buckets: Buckets) 
             cells,
             lanes,
         };
-        scan(table, &kernel, layout, &ranges, &mut c);
+        scan(&kernel, layout, &ranges, &mut c);
         let (first, rest) = c.counts.split_at_mut(cells);
         for lane in rest.chunks(cells) {
             for (total, n) in first.iter_mut().zip(lane) {
-                *total = total.wrapping_add(*n);
+                *total += *n;
             }
         }
-        dense_rows(layout, first)
+        (dense_rows(layout, first), Path::Laned)
     } else {
         let mut c = Hashed {
             groups: HashMap::new(),
             cells: layout.cells,
         };
-        scan(table, &kernel, layout, &ranges, &mut c);
-        let mut keyed: Vec<(K, u64)> = c.groups.into_iter().collect();
+        scan(&kernel, layout, &ranges, &mut c);
+        // Cells whose jobs all moved on add 0: such groups are no rows (SPEC §6).
+        let mut keyed: Vec<(K, u64)> = c.groups.into_iter().filter(|&(_, n)| n > 0).collect();
         keyed.sort_unstable_by_key(|&(k, _)| k);
-        keyed
+        let rows = keyed
             .into_iter()
             .map(|(k, n)| raw_row(layout, k.to_u128(), n))
-            .collect()
+            .collect();
+        (rows, Path::Hashed)
     }
 }
 
@@ -176,8 +200,8 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
     for f in 0..PACKED {
         let map = &plan.maps[f];
         let present = |sym: usize| match f {
-            STATE => sym < 16 && table.states_present & (1 << sym) != 0,
-            EXTRA => sym < 16 && table.extras_present & (1 << sym) != 0,
+            STATE => sym < 16 && table.dims.states_present & (1 << sym) != 0,
+            EXTRA => sym < 16 && table.dims.extras_present & (1 << sym) != 0,
             _ => true,
         };
         let mut passing = map
@@ -260,10 +284,9 @@ fn fuse<K: Key>(fields: &[LookedUp<'_, K>]) -> Vec<(u32, u32, Vec<K>)> {
 
 /// Runs the loop, monomorphized on word width and number of lookups.
 fn scan<K: Key, C: Counter<K>>(
-    table: &JobTable,
     kernel: &Kernel<'_, K>,
     layout: &Layout,
-    ranges: &[(u8, usize, usize)],
+    ranges: &[(u8, &Day)],
     counter: &mut C,
 ) {
     let fused = fuse(&kernel.fields);
@@ -275,71 +298,70 @@ fn scan<K: Key, C: Counter<K>>(
             map,
         })
         .collect();
-    match &table.words {
-        Words::Narrow(w) => scan_words(w, kernel, layout, ranges, counter, &l),
-        Words::Wide(w) => scan_words(w, kernel, layout, ranges, counter, &l),
-    }
-}
-
-fn scan_words<W: Word, K: Key, C: Counter<K>>(
-    words: &[W],
-    kernel: &Kernel<'_, K>,
-    layout: &Layout,
-    ranges: &[(u8, usize, usize)],
-    counter: &mut C,
-    l: &[Lookup<'_, K>],
-) {
+    debug_assert!(l.len() <= PACKED, "at most one lookup per packed field");
     match *l {
-        [] => scan_n::<W, K, C, 0>(words, kernel, layout, ranges, counter, []),
-        [a] => scan_n(words, kernel, layout, ranges, counter, [a]),
-        [a, b] => scan_n(words, kernel, layout, ranges, counter, [a, b]),
-        [a, b, c] => scan_n(words, kernel, layout, ranges, counter, [a, b, c]),
-        [a, b, c, d] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d]),
-        [a, b, c, d, e] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d, e]),
-        [a, b, c, d, e, f] => scan_n(words, kernel, layout, ranges, counter, [a, b, c, d, e, f]),
-        // At most one lookup per packed field.
+        [] => scan_n::<K, C, 0>(kernel, layout, ranges, counter, []),
+        [a] => scan_n(kernel, layout, ranges, counter, [a]),
+        [a, b] => scan_n(kernel, layout, ranges, counter, [a, b]),
+        [a, b, c] => scan_n(kernel, layout, ranges, counter, [a, b, c]),
+        [a, b, c, d] => scan_n(kernel, layout, ranges, counter, [a, b, c, d]),
+        [a, b, c, d, e] => scan_n(kernel, layout, ranges, counter, [a, b, c, d, e]),
+        [a, b, c, d, e, f] => scan_n(kernel, layout, ranges, counter, [a, b, c, d, e, f]),
+        // compile() makes at most one lookup per packed field, and fusing only merges them.
         _ => {}
     }
 }
 
 #[inline(never)]
-fn scan_n<W: Word, K: Key, C: Counter<K>, const N: usize>(
-    words: &[W],
+fn scan_n<K: Key, C: Counter<K>, const N: usize>(
     kernel: &Kernel<'_, K>,
     layout: &Layout,
-    ranges: &[(u8, usize, usize)],
+    ranges: &[(u8, &Day)],
     counter: &mut C,
     lookups: [Lookup<'_, K>; N],
 ) {
-    for &(b, lo, hi) in ranges {
+    for &(b, day) in ranges {
         let base = K::from_u128(u128::from(b) * layout.bucket_stride).wrapping_add(kernel.base);
-        let Some(slice) = words.get(lo..hi) else {
-            continue;
-        };
         if N == 0 && kernel.mask == 0 {
-            // Nothing to read: the whole bucket is one group.
-            counter.add(0, base, slice.len() as u64);
+            // Nothing to read: the whole day is one group.
+            counter.add(0, base, day.counts.iter().sum());
             continue;
         }
-        if kernel.mask == 0 {
-            scan_slice::<W, K, C, N, false>(slice, kernel, base, counter, &lookups);
-        } else {
-            scan_slice::<W, K, C, N, true>(slice, kernel, base, counter, &lookups);
+        match &day.words {
+            Words::Narrow(w) => scan_day(w, &day.counts, kernel, base, counter, &lookups),
+            Words::Wide(w) => scan_day(w, &day.counts, kernel, base, counter, &lookups),
         }
     }
 }
 
-/// The innermost loop over one bucket's words; `FILTERED` is false when no field is
-/// mask-filtered, so the compare disappears.
 #[inline(always)]
-fn scan_slice<W: Word, K: Key, C: Counter<K>, const N: usize, const FILTERED: bool>(
-    slice: &[W],
+fn scan_day<W: Word, K: Key, C: Counter<K>, const N: usize>(
+    words: &[W],
+    counts: &[u64],
     kernel: &Kernel<'_, K>,
     base: K,
     counter: &mut C,
     lookups: &[Lookup<'_, K>; N],
 ) {
-    for (lane, &w) in slice.iter().enumerate() {
+    if kernel.mask == 0 {
+        scan_slice::<W, K, C, N, false>(words, counts, kernel, base, counter, lookups);
+    } else {
+        scan_slice::<W, K, C, N, true>(words, counts, kernel, base, counter, lookups);
+    }
+}
+
+/// The innermost loop over one day's cells; `FILTERED` is false when no field is
+/// mask-filtered, so the compare disappears.
+#[inline(always)]
+fn scan_slice<W: Word, K: Key, C: Counter<K>, const N: usize, const FILTERED: bool>(
+    words: &[W],
+    counts: &[u64],
+    kernel: &Kernel<'_, K>,
+    base: K,
+    counter: &mut C,
+    lookups: &[Lookup<'_, K>; N],
+) {
+    for (lane, (&w, &n)) in words.iter().zip(counts).enumerate() {
         if FILTERED && !w.matches(kernel.mask, kernel.value) {
             continue;
         }
@@ -352,29 +374,24 @@ fn scan_slice<W: Word, K: Key, C: Counter<K>, const N: usize, const FILTERED: bo
                     .unwrap_or(K::MISS),
             );
         }
-        counter.add(lane, key, 1);
+        counter.add(lane, key, n);
     }
 }
 
-/// The record index range of each bucket (the table is sorted by CreationDate).
-fn bucket_ranges(created: &[i64], buckets: Buckets) -> Vec<(u8, usize, usize)> {
+/// The days of each bucket, in order.
+fn bucket_days(table: &JobTable, buckets: Buckets) -> Vec<(u8, &Day)> {
     (0..buckets.count())
-        .map(|b| {
-            let lo = created.partition_point(|&c| c < buckets.start(b).as_millis());
-            let hi = match buckets.end_millis(b) {
-                Some(end) => created.partition_point(|&c| c < end),
-                None => created.len(),
-            };
-            (b, lo, hi.max(lo))
+        .flat_map(|b| {
+            let (first, end) = buckets.day_range(b);
+            table.days.range(first..end).map(move |(_, d)| (b, d))
         })
-        .filter(|&(_, lo, hi)| lo < hi)
         .collect()
 }
 
 /// The non-zero cells of a dense count array, decoded without division: cells come in
 /// chunks of the innermost split field, and the outer key digits (bucket, then the fields)
 /// advance like an odometer once per chunk.
-fn dense_rows(layout: &Layout, counts: &[u32]) -> Vec<RawRow> {
+fn dense_rows(layout: &Layout, counts: &[u64]) -> Vec<RawRow> {
     let radix = layout.radix.map(|r| r.max(1));
     let inner = (0..FIELDS).rev().find(|&f| radix[f] > 1);
     let chunk = inner.map_or(1, |f| radix[f] as usize);
@@ -391,7 +408,7 @@ fn dense_rows(layout: &Layout, counts: &[u32]) -> Vec<RawRow> {
                 rows.push(RawRow {
                     bucket,
                     ids: row_ids,
-                    count: u64::from(n),
+                    count: n,
                 });
             }
         }
@@ -421,44 +438,115 @@ fn raw_row(layout: &Layout, key: u128, count: u64) -> RawRow {
 mod tests {
     use super::*;
     use crate::period::{AggregationPeriod, DayGrid};
-    use crate::time::UnixMillis;
+    use crate::query::{Dimension, Query};
+    use crate::record::{AccountId, JobRecord};
+    use crate::schema::{Operation, State};
+    use crate::scope::Caller;
+    use crate::time::{UnixMillis, DAY_MS};
 
-    const DAY: i64 = 86_400_000;
     /// 2026-11-26T00:00:00Z.
     const TODAY: i64 = 1_795_651_200_000;
 
-    #[test]
-    fn bucket_ranges_are_half_open_at_every_edge() {
-        let now = UnixMillis::new(TODAY + 1);
-        let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, now);
-        let first = TODAY - 13 * DAY;
-        let created = [
-            first - 1,       // before the window
-            first,           // bucket 0
-            first + DAY - 1, // bucket 0
-            first + DAY,     // bucket 1
-            TODAY - 1,       // bucket 12
-            TODAY,           // bucket 13
-            TODAY + DAY - 1, // bucket 13
-            TODAY + DAY,     // after the window
-        ];
-        assert_eq!(
-            bucket_ranges(&created, b),
-            vec![(0, 1, 3), (1, 3, 4), (12, 4, 5), (13, 5, 7)]
-        );
-        let seven = Buckets::new(AggregationPeriod::SevenDays, DayGrid::PriorFullDays, now);
-        let created = [TODAY - 7 * DAY - 1, TODAY - 7 * DAY, TODAY - 1, TODAY];
-        assert_eq!(bucket_ranges(&created, seven), vec![(0, 1, 3)]);
+    fn table(created: &[i64]) -> Result<JobTable, Box<dyn std::error::Error>> {
+        let mut t = JobTable::new(Operation::Backup);
+        for &ms in created {
+            t.push(&JobRecord::new(
+                AccountId::parse("123456789012")?,
+                "us-east-1".parse()?,
+                State::Completed,
+                "EBS".parse()?,
+                UnixMillis::new(ms),
+            ))?;
+        }
+        Ok(t)
+    }
+
+    fn days_of(t: &JobTable, b: Buckets) -> Vec<(u8, u64)> {
+        bucket_days(t, b)
+            .into_iter()
+            .map(|(b, d)| (b, d.counts.iter().sum()))
+            .collect()
     }
 
     #[test]
-    fn the_last_bucket_reaches_the_end_of_time() {
+    fn bucket_days_are_half_open_at_every_edge() -> Result<(), Box<dyn std::error::Error>> {
+        let now = UnixMillis::new(TODAY + 1);
+        let b = Buckets::new(AggregationPeriod::OneDay, DayGrid::ThroughToday, now);
+        let first = TODAY - 13 * DAY_MS;
+        let t = table(&[
+            first - 1,          // before the window
+            first,              // bucket 0
+            first + DAY_MS - 1, // bucket 0
+            first + DAY_MS,     // bucket 1
+            TODAY - 1,          // bucket 12
+            TODAY,              // bucket 13
+            TODAY + DAY_MS - 1, // bucket 13
+            TODAY + DAY_MS,     // after the window
+        ])?;
+        assert_eq!(days_of(&t, b), vec![(0, 2), (1, 1), (12, 1), (13, 2)]);
+        let seven = Buckets::new(AggregationPeriod::SevenDays, DayGrid::PriorFullDays, now);
+        let t = table(&[TODAY - 7 * DAY_MS - 1, TODAY - 7 * DAY_MS, TODAY - 1, TODAY])?;
+        assert_eq!(days_of(&t, seven), vec![(0, 1), (0, 1)]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_last_bucket_reaches_the_end_of_time() -> Result<(), Box<dyn std::error::Error>> {
         let b = Buckets::new(
             AggregationPeriod::OneDay,
             DayGrid::ThroughToday,
             UnixMillis::new(i64::MAX),
         );
-        let created = [i64::MAX - 1, i64::MAX];
-        assert_eq!(bucket_ranges(&created, b), vec![(13, 0, 2)]);
+        let t = table(&[i64::MAX - 1, i64::MAX])?;
+        assert_eq!(days_of(&t, b), vec![(13, 2)]);
+        Ok(())
+    }
+
+    /// Runs `query` over `t` and returns the path the kernel took.
+    fn path_of(t: &JobTable, query: &Query, now: UnixMillis) -> Result<Path, String> {
+        let caller = Caller::new(
+            AccountId::parse("123456789012").map_err(|e| e.to_string())?,
+            "us-east-1"
+                .parse()
+                .map_err(|e: crate::RecordError| e.to_string())?,
+        );
+        let buckets = Buckets::new(query.period(), query.day_grid(), now);
+        let plan = Plan::<u64>::new(query, &caller, t, buckets.count()).ok_or("no u64 plan")?;
+        Ok(count(t, &plan, buckets).1)
+    }
+
+    #[test]
+    fn each_counting_path_runs_where_expected() -> Result<(), Box<dyn std::error::Error>> {
+        let now = UnixMillis::new(TODAY + 1);
+        let q = |state| Query::builder(Operation::Backup).state(state).build();
+        let empty = JobTable::new(Operation::Backup);
+        assert_eq!(path_of(&empty, &q(Dimension::Split)?, now)?, Path::Skipped);
+        let small = table(&[TODAY, TODAY - DAY_MS])?;
+        assert_eq!(path_of(&small, &q(Dimension::Split)?, now)?, Path::Laned);
+        // 3000 resource types on each of the 14 days, split by type: 42,000 groups, one
+        // per cell read, too many for lanes.
+        let mut wide = JobTable::new(Operation::Backup);
+        for i in 0..3000 {
+            for d in 0..14 {
+                wide.push(&JobRecord::new(
+                    AccountId::parse("123456789012")?,
+                    "us-east-1".parse()?,
+                    State::Completed,
+                    format!("T{i}").parse()?,
+                    UnixMillis::new(TODAY - d * DAY_MS),
+                ))?;
+            }
+        }
+        let split_types = Query::builder(Operation::Backup)
+            .resource_type(Dimension::Split)
+            .build()?;
+        assert_eq!(path_of(&wide, &split_types, now)?, Path::Dense);
+        // Split by state too: 9 times the key space for the same cells, so it is hashed.
+        let sparse = Query::builder(Operation::Backup)
+            .resource_type(Dimension::Split)
+            .state(Dimension::Split)
+            .build()?;
+        assert_eq!(path_of(&wide, &sparse, now)?, Path::Hashed);
+        Ok(())
     }
 }

@@ -91,10 +91,10 @@ pub fn load_jobs(
     default_region: Option<&Region>,
 ) -> Result<usize, IngestError> {
     let (records, layout) = parse(table.operation(), input, default_region)?;
-    table.reserve(records.len());
-    table
-        .extend(&records)
-        .map_err(|(i, e)| IngestError::new(layout.position(input, i), layout.list(), e))?;
+    table.extend(&records).map_err(|e| {
+        let at = layout.position(input, e.position());
+        IngestError::new(at, layout.list(), e.into_error())
+    })?;
     Ok(records.len())
 }
 
