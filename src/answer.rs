@@ -161,6 +161,13 @@ impl SummaryCache {
     }
 }
 
+impl Clone for SummaryCache {
+    /// An empty cache of the same capacity (summaries are cheap to compute again).
+    fn clone(&self) -> Self {
+        Self::new(self.capacity)
+    }
+}
+
 impl Default for SummaryCache {
     fn default() -> Self {
         Self::new(DEFAULT_CACHED_SUMMARIES)

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::answer::SummaryCache;
 use crate::cursor::DEFAULT_TOKEN_LIFETIME;
 use crate::jobs::JobTable;
 use crate::query::Query;
@@ -38,6 +39,9 @@ pub struct Service {
     restore: JobTable,
     scan: JobTable,
     token_lifetime: Duration,
+    /// Summaries of recent requests, so a NextToken walk costs one aggregation while the
+    /// tables are unchanged.
+    cache: SummaryCache,
 }
 
 /// One HTTP request, as the wire layer needs it.
@@ -69,6 +73,7 @@ impl Service {
             restore: JobTable::new(Operation::Restore),
             scan: JobTable::new(Operation::Scan),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            cache: SummaryCache::default(),
         }
     }
 
@@ -135,9 +140,13 @@ impl Service {
         }
         let raw = request.query.strip_prefix('?').unwrap_or(request.query);
         let query = Query::from_pairs(op, form_urlencoded::parse(raw.as_bytes()))?;
-        let answer =
-            self.table(op)
-                .answer(&query, request.caller, request.now, self.token_lifetime)?;
+        let answer = self.cache.answer(
+            self.table(op),
+            &query,
+            request.caller,
+            request.now,
+            self.token_lifetime,
+        )?;
         let mut body = Vec::new();
         write_page(&answer.page(), &mut body);
         Ok(body)
