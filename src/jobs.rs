@@ -709,6 +709,21 @@ impl JobTable {
         Ok(self.place(packed, key, version))
     }
 
+    /// [`JobTable::upsert`] of `record` as the job with key `key`, whatever id the record
+    /// carries: for callers that keep keys rather than ids (a store rebuilding a table, say).
+    ///
+    /// # Errors
+    /// As [`JobTable::upsert`].
+    pub fn upsert_key(
+        &mut self,
+        key: JobKey,
+        record: &JobRecord,
+        version: Option<Version>,
+    ) -> Result<Upserted, RecordError> {
+        let packed = self.dims.pack(self.operation, &record.fields())?;
+        Ok(self.place(packed, Some(key), version))
+    }
+
     /// Adds `n` jobs with `record`'s values to its cell at once: pre-counted input, such as a
     /// GROUP BY computed elsewhere. The record's job id, if any, is not used: pre-counted jobs
     /// are anonymous.

@@ -103,14 +103,7 @@ fn count(query: &Query, caller: &Caller, buckets: Buckets, table: &JobTable) -> 
         buckets,
         caller.region().as_str(),
     );
-    let n = buckets.count();
-    if let Some(p) = plan::Plan::<u64>::new(query, caller, table, n) {
-        summary.rows = table::count(table, &p, buckets).0;
-        summary.labels = p.labels;
-    } else if let Some(p) = plan::Plan::<u128>::new(query, caller, table, n) {
-        summary.rows = table::count(table, &p, buckets).0;
-        summary.labels = p.labels;
-    }
+    (summary.rows, summary.labels, _) = table::count(query, caller, table, buckets);
     summary
 }
 

@@ -84,6 +84,9 @@ pub(crate) struct Layout {
     pub(crate) stride: [u128; FIELDS],
     pub(crate) bucket_stride: u128,
     pub(crate) cells: u128,
+    /// For a bit-packed layout (every stride a power of two): each field's shift and mask,
+    /// and the bucket's shift, so a key decodes without division.
+    pub(crate) bits: Option<([u32; FIELDS], [u128; FIELDS], u32)>,
 }
 
 /// Lookup tables from interned ids to key offsets, one per packed field of the table
@@ -98,13 +101,37 @@ pub(crate) struct Plan<K> {
 }
 
 impl Layout {
-    /// Radices in [`Field::ALL`] order and the bucket count.
+    /// Radices in [`Field::ALL`] order and the bucket count: a mixed-radix layout, as
+    /// compact as the key space (for dense arrays).
     pub(crate) fn new(radix: [u32; FIELDS], buckets: u8) -> Self {
+        Self::with_field_sizes(radix, radix.map(|r| r.max(1)), buckets, None)
+    }
+
+    /// The same key order with every field rounded up to a power of two: keys decode with
+    /// shifts and masks (for sorted counting, which decodes every group).
+    pub(crate) fn bit_packed(radix: [u32; FIELDS], buckets: u8) -> Self {
+        let sizes = radix.map(|r| r.max(1).next_power_of_two());
+        let mut shifts = [0u32; FIELDS];
+        let mut at = 0;
+        for i in (0..FIELDS).rev() {
+            shifts[i] = at;
+            at += sizes[i].trailing_zeros();
+        }
+        let masks = sizes.map(|s| u128::from(s) - 1);
+        Self::with_field_sizes(radix, sizes, buckets, Some((shifts, masks, at)))
+    }
+
+    fn with_field_sizes(
+        radix: [u32; FIELDS],
+        sizes: [u32; FIELDS],
+        buckets: u8,
+        bits: Option<([u32; FIELDS], [u128; FIELDS], u32)>,
+    ) -> Self {
         let mut stride = [0u128; FIELDS];
         let mut acc: u128 = 1;
         for i in (0..FIELDS).rev() {
             stride[i] = acc;
-            acc = acc.saturating_mul(u128::from(radix[i].max(1)));
+            acc = acc.saturating_mul(u128::from(sizes[i]));
         }
         let bucket_stride = acc;
         let cells = acc.saturating_mul(u128::from(buckets.max(1)));
@@ -113,12 +140,19 @@ impl Layout {
             stride,
             bucket_stride,
             cells,
+            bits,
         }
     }
 
     /// The bucket and components of a key.
     #[inline]
     pub(crate) fn decode(&self, key: u128) -> (u8, [u32; FIELDS]) {
+        if let Some((shifts, masks, bucket_shift)) = &self.bits {
+            // Fields are at most 28 bits wide and there are at most 14 buckets.
+            let bucket = (key >> bucket_shift) as u8;
+            let ids = std::array::from_fn(|i| ((key >> shifts[i]) & masks[i]) as u32);
+            return (bucket, ids);
+        }
         if let (Ok(key), Ok(bucket_stride)) =
             (u64::try_from(key), u64::try_from(self.bucket_stride))
         {
@@ -149,6 +183,7 @@ impl<K: Key> Plan<K> {
         caller: &Caller,
         table: &JobTable,
         buckets: u8,
+        bit_packed: bool,
     ) -> Option<Self> {
         let op = query.operation();
         let scanners = MalwareScanner::ALL.map(|s| (s.code(), s.as_str()));
@@ -176,7 +211,11 @@ impl<K: Key> Plan<K> {
         let radix = fields
             .each_ref()
             .map(|f| u32::try_from(f.labels.len()).unwrap_or(u32::MAX));
-        let layout = Layout::new(radix, buckets);
+        let layout = if bit_packed {
+            Layout::bit_packed(radix, buckets)
+        } else {
+            Layout::new(radix, buckets)
+        };
         if layout.cells > K::LIMIT {
             return None;
         }
