@@ -34,9 +34,9 @@ enum Op {
     /// `expire(now)` with the table's retention.
     Expire(UnixMillis),
     /// Several changes applied as one batch.
-    Batch(Vec<Op>),
+    Batch(Vec<Self>),
     /// A batch with a record of another operation's state at the given position: rejected.
-    BadBatch(Vec<Op>, usize),
+    BadBatch(Vec<Self>, usize),
 }
 
 /// The plain model of a table: anonymous records, and the current record and version of
@@ -368,9 +368,9 @@ proptest! {
         merged.add_counts_of(&other).map_err(|e| fail(&e))?;
         let rows = |t: &JobTable| summarize(&case.query, &case.caller, case.now, t).to_rows();
         let want = naive::summarize(case.op, &case.query, &case.caller, case.now, &recs);
-        prop_assert_eq!(rows(&jobs), want.clone());
-        prop_assert_eq!(rows(&counted), want.clone());
-        prop_assert_eq!(rows(&merged), want);
+        prop_assert_eq!(&rows(&jobs), &want);
+        prop_assert_eq!(&rows(&counted), &want);
+        prop_assert_eq!(&rows(&merged), &want);
         prop_assert_eq!((counted.len(), merged.len()), (jobs.len(), jobs.len()));
     }
 
