@@ -115,6 +115,7 @@ impl DataArgs {
         let members: Vec<String> = demo
             .organization
             .accounts()
+            .to_sorted_vec()
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -136,6 +137,7 @@ impl DataArgs {
 
 impl Dataset {
     /// The caller `account` in `region`, placed in the organization (if it belongs to it).
+    /// The organization is shared with the caller, not copied (O(1) whatever its size).
     pub(crate) fn caller(&self, account: AccountId, region: Region) -> Caller {
         let caller = Caller::new(account, region);
         match &self.organization {
@@ -240,8 +242,11 @@ fn account_in(value: &Value, field: &str) -> Result<AccountId, String> {
 mod tests {
     use super::*;
 
-    fn ids(set: &std::collections::BTreeSet<AccountId>) -> Vec<String> {
-        set.iter().map(ToString::to_string).collect()
+    fn ids(set: &backup_summaries::AccountSet) -> Vec<String> {
+        set.to_sorted_vec()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
