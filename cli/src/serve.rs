@@ -110,7 +110,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let slots = args
         .max_concurrent
         .or_else(|| std::thread::available_parallelism().ok())
-        .map_or(1, NonZeroUsize::get);
+        .map_or(1, NonZeroUsize::get)
+        .min(Semaphore::MAX_PERMITS);
     let state = Arc::new(AppState {
         dataset,
         default_account: args.data.default_account,
@@ -122,7 +123,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
             next: AtomicU64::new(1),
         }),
         limits: Limits {
-            admitted: Arc::new(Semaphore::new(slots.saturating_add(args.max_queued))),
+            admitted: Arc::new(Semaphore::new(
+                slots
+                    .saturating_add(args.max_queued)
+                    .min(Semaphore::MAX_PERMITS),
+            )),
             computing: Arc::new(Semaphore::new(slots)),
             slots,
             queue: args.max_queued,
@@ -268,12 +273,6 @@ impl Signals {
             }
             "Ctrl-C"
         }
-    }
-}
-
-impl std::fmt::Debug for Signals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Signals")
     }
 }
 

@@ -73,8 +73,17 @@ impl Activity {
         }
     }
 
-    fn set(&self, phase: Phase) {
-        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = phase;
+    /// The handler started: no deadline. The driver is not woken for this (a deadline it
+    /// sleeps on finds the connection busy and is not enforced).
+    fn set_busy(&self) {
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = Phase::Busy;
+    }
+
+    /// The response is handed to hyper: the idle timeout starts.
+    fn set_idle(&self) {
+        *self.phase.lock().unwrap_or_else(PoisonError::into_inner) = Phase::Idle {
+            since: Instant::now(),
+        };
         self.changed.notify_one();
     }
 
@@ -117,14 +126,12 @@ pub(super) async fn drive(
     let router = TowerToHyperService::new(app);
     let watched = Arc::clone(&activity);
     let service = service_fn(move |request: Request<Incoming>| {
-        watched.set(Phase::Busy);
+        watched.set_busy();
         let answer = router.call(request);
         let watched = Arc::clone(&watched);
         async move {
             let response: Result<Response<Body>, Infallible> = answer.await;
-            watched.set(Phase::Idle {
-                since: Instant::now(),
-            });
+            watched.set_idle();
             response
         }
     });
