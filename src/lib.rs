@@ -140,7 +140,7 @@ pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};
 pub use schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
-pub use scope::{Caller, Organization, Role};
+pub use scope::{AccountSet, Caller, Organization, Role};
 pub use time::UnixMillis;
 
 /// The README's Rust examples, compiled and run as doc tests.

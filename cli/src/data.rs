@@ -5,6 +5,7 @@
 //! the command with an error naming the file. With no job file at all the built-in demo data
 //! set is loaded instead (see [`crate::demo`]).
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ use backup_summaries::wire::{load_jobs, Service};
 use backup_summaries::{AccountId, Caller, Operation, Organization, Region, UnixMillis};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
 
 use crate::error::Failure;
 use crate::{clock, demo};
@@ -115,6 +117,7 @@ impl DataArgs {
         let members: Vec<String> = demo
             .organization
             .accounts()
+            .to_sorted_vec()
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -136,6 +139,7 @@ impl DataArgs {
 
 impl Dataset {
     /// The caller `account` in `region`, placed in the organization (if it belongs to it).
+    /// The organization is shared with the caller, not copied (O(1) whatever its size).
     pub(crate) fn caller(&self, account: AccountId, region: Region) -> Caller {
         let caller = Caller::new(account, region);
         match &self.organization {
@@ -186,15 +190,16 @@ fn read_organization(path: &Path) -> Result<Organization, Failure> {
 }
 
 /// Parses `{"ManagementAccountId": ID, "DelegatedAdministrators": [ID...], "Accounts": [ID...]}`.
-/// The lists may be absent; any other member is rejected (it is most likely a typo).
+/// The lists may be absent; any other member is rejected (it is most likely a typo), and so is
+/// a member given twice (JSON parsers disagree on which one wins), as job files do.
 fn parse_organization(bytes: &[u8]) -> Result<Organization, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-    let Value::Object(members) = value else {
-        return Err(
-            "expected a JSON object with ManagementAccountId, DelegatedAdministrators and Accounts"
-                .into(),
-        );
-    };
+    let OrganizationFile(members) = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            e.to_string()
+        } else {
+            format!("not valid JSON: {e}")
+        }
+    })?;
     if let Some(unknown) = members.keys().find(|k| {
         !["ManagementAccountId", "DelegatedAdministrators", "Accounts"].contains(&k.as_str())
     }) {
@@ -222,6 +227,41 @@ fn parse_organization(bytes: &[u8]) -> Result<Organization, String> {
         .with_accounts(list("Accounts")?))
 }
 
+/// The organization file's top-level object, each member at most once.
+struct OrganizationFile(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for OrganizationFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(OrganizationVisitor)
+    }
+}
+
+/// Reads a JSON object, rejecting a repeated member by name.
+struct OrganizationVisitor;
+
+impl<'de> Visitor<'de> for OrganizationVisitor {
+    type Value = OrganizationFile;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with ManagementAccountId, DelegatedAdministrators and Accounts")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if members.contains_key(&key) {
+                let shown: String = key.chars().take(64).collect();
+                return Err(de::Error::custom(format_args!(
+                    "duplicate member {shown:?}: each member may appear once"
+                )));
+            }
+            let value: Value = map.next_value()?;
+            members.insert(key, value);
+        }
+        Ok(OrganizationFile(members))
+    }
+}
+
 /// One account id of the organization file; `field` names it in errors.
 fn account_in(value: &Value, field: &str) -> Result<AccountId, String> {
     if let Some(id) = value.as_str().and_then(|s| AccountId::parse(s).ok()) {
@@ -240,8 +280,11 @@ fn account_in(value: &Value, field: &str) -> Result<AccountId, String> {
 mod tests {
     use super::*;
 
-    fn ids(set: &std::collections::BTreeSet<AccountId>) -> Vec<String> {
-        set.iter().map(ToString::to_string).collect()
+    fn ids(set: &backup_summaries::AccountSet) -> Vec<String> {
+        set.to_sorted_vec()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -259,7 +302,7 @@ mod tests {
 
     #[test]
     fn organization_errors_name_the_field() -> Result<(), String> {
-        let cases: [(&[u8], &str); 7] = [
+        let cases: [(&[u8], &str); 10] = [
             (b"[]", "expected a JSON object"),
             (b"{", "not valid JSON"),
             (br#"{"Accounts": []}"#, "missing ManagementAccountId"),
@@ -278,6 +321,19 @@ mod tests {
             (
                 br#"{"ManagementAccountId": "123456789012", "Account": []}"#,
                 "unknown member \"Account\"",
+            ),
+            (
+                br#"{"ManagementAccountId": "123456789012", "Accounts": [], "Accounts": ["210987654321"]}"#,
+                "duplicate member \"Accounts\"",
+            ),
+            (
+                br#"{"ManagementAccountId": "123456789012", "ManagementAccountId": "210987654321"}"#,
+                "duplicate member \"ManagementAccountId\"",
+            ),
+            // Spelled differently, the same member: JSON escapes are decoded first.
+            (
+                br#"{"ManagementAccountId": "123456789012", "Management\u0041ccountId": "210987654321"}"#,
+                "duplicate member \"ManagementAccountId\"",
             ),
         ];
         for (input, expected) in cases {
