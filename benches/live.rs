@@ -50,6 +50,10 @@ fn key(n: usize) -> JobKey {
     JobKey::of(&format!("job-{n:012}"))
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a bench harness, not the core: iter_custom times each block itself"
+)]
 fn changes(c: &mut Criterion) {
     let mut config = Config::new(Operation::Backup);
     config.one_region = "us-east-1".parse().ok();
@@ -72,7 +76,7 @@ fn changes(c: &mut Criterion) {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut next = n;
         // One block of (key, template) changes: 70 % existing jobs, 30 % new ones.
-        let mut block = |rng: &mut Rng, next: &mut usize| -> Vec<(usize, usize)> {
+        let block = |rng: &mut Rng, next: &mut usize| -> Vec<(usize, usize)> {
             (0..BLOCK)
                 .map(|_| {
                     let t = rng.below(templates.len());
