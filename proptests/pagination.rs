@@ -907,6 +907,7 @@ fn choice() -> impl Strategy<Value = Choice> {
                 "FAILED",
                 "GUARDDUTY",
                 "THREATS_FOUND",
+                "UNKNOWN",
             ]
             .iter(),
         )

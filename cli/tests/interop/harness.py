@@ -319,6 +319,8 @@ SCAN_LINES = [  # file scan-b.jsonl
           BackupVaultArn=vault(R1, DEFAULT)),
     _scan("s13", MGMT, "COMPLETED", "EBS", "2026-11-26T05:00:00Z", result="NO_THREATS_FOUND",
           ResourceArn=volume(R1, MGMT, 13)),                           # region from ResourceArn
+    _scan("s14", MEM2, "COMPLETED", "S3", "2026-11-21T00:00:00Z", result="UNKNOWN",
+          BackupVaultArn=vault(R1, MEM2)),                             # newer SDK models only
 ]
 
 
@@ -367,7 +369,7 @@ OPS = {
                "--scan-jobs"),
 }
 MALWARE_SCANNERS = ["GUARDDUTY"]
-SCAN_RESULT_STATUSES = ["NO_THREATS_FOUND", "THREATS_FOUND"]
+SCAN_RESULT_STATUSES = ["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -220,7 +220,7 @@ SPECIFIC = {
     "scan": {"State": ["COMPLETED", "COMPLETED_WITH_ISSUES", "CANCELED", "CREATED"],
              "ResourceType": ["EBS", "EC2", "S3", "Nope"],
              "MalwareScanner": ["GUARDDUTY"],
-             "ScanResultStatus": ["NO_THREATS_FOUND", "THREATS_FOUND"]},
+             "ScanResultStatus": ["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"]},
 }
 CALLERS = [MGMT, DADM, MEM1, MEM2, SOLO]
 
