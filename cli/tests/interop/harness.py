@@ -696,7 +696,7 @@ def binary():
     path = os.environ.get("BACKUP_SUMMARIES_BIN")
     if not path:
         raise RuntimeError("BACKUP_SUMMARIES_BIN is not set: point it at the built binary, "
-                           "e.g. BACKUP_SUMMARIES_BIN=$PWD/target/debug/backup-summaries")
+                           "e.g. BACKUP_SUMMARIES_BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/backup-summaries")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise RuntimeError(f"BACKUP_SUMMARIES_BIN={path!r} is not an executable file")
     return path
