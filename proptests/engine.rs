@@ -442,6 +442,8 @@ fn param_value() -> impl Strategy<Value = String> {
         "GuardDuty",
         "THREATS_FOUND",
         "NO_THREATS_FOUND",
+        "UNKNOWN",
+        "Unknown",
         "ONE_DAY",
         "SEVEN_DAYS",
         "FOURTEEN_DAYS",
@@ -491,7 +493,9 @@ fn is_allowed(op: Operation, name: &str, value: &str) -> bool {
         "State" => mode || op.states().iter().any(|s| s.as_str() == value),
         "ResourceType" | "MessageCategory" => mode || (1..=50).contains(&chars),
         "MalwareScanner" => mode || value == "GUARDDUTY",
-        "ScanResultStatus" => mode || value == "NO_THREATS_FOUND" || value == "THREATS_FOUND",
+        "ScanResultStatus" => {
+            mode || ["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"].contains(&value)
+        }
         "AggregationPeriod" => ["ONE_DAY", "SEVEN_DAYS", "FOURTEEN_DAYS"].contains(&value),
         "MaxResults" => {
             let digits = value.trim_start_matches('0');
@@ -542,7 +546,7 @@ fn valid_pairs(op: Operation) -> impl Strategy<Value = Vec<(String, String)>> {
         ("MalwareScanner", with_modes(vec!["GUARDDUTY"])),
         (
             "ScanResultStatus",
-            with_modes(vec!["NO_THREATS_FOUND", "THREATS_FOUND"]),
+            with_modes(vec!["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"]),
         ),
         (
             "AggregationPeriod",

@@ -906,6 +906,7 @@ fn choice() -> impl Strategy<Value = Choice> {
                 "FAILED",
                 "GUARDDUTY",
                 "THREATS_FOUND",
+                "UNKNOWN",
             ]
             .iter(),
         )

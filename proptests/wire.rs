@@ -35,7 +35,7 @@ const PARAMS: [&str; 10] = [
     "NextToken",
     "state",
 ];
-const VALUES: [&str; 16] = [
+const VALUES: [&str; 17] = [
     "ANY",
     "AGGREGATE_ALL",
     "COMPLETED",
@@ -45,6 +45,7 @@ const VALUES: [&str; 16] = [
     "SUCCESS",
     "GUARDDUTY",
     "THREATS_FOUND",
+    "UNKNOWN",
     "ONE_DAY",
     "SEVEN_DAYS",
     "FOURTEEN_DAYS",
@@ -193,7 +194,7 @@ struct Case {
     date: DateForm,
     category: Option<&'static str>,
     scanner: bool,
-    scan_result: Option<bool>,
+    scan_result: Option<ScanResultStatus>,
     junk: bool,
 }
 
@@ -238,7 +239,7 @@ fn case() -> impl Strategy<Value = Case> {
         date,
         proptest::option::of(proptest::sample::select(CATEGORIES.to_vec())),
         any::<bool>(),
-        proptest::option::of(any::<bool>()),
+        proptest::option::of(proptest::sample::select(ScanResultStatus::ALL.to_vec())),
         any::<bool>(),
     )
         .prop_map(
@@ -299,13 +300,7 @@ fn expected(op: Operation, case: &Case) -> Result<JobRecord, TestCaseError> {
         Operation::Scan => {
             record = record
                 .with_malware_scanner(case.scanner.then_some(MalwareScanner::GuardDuty))
-                .with_scan_result_status(case.scan_result.map(|t| {
-                    if t {
-                        ScanResultStatus::ThreatsFound
-                    } else {
-                        ScanResultStatus::NoThreatsFound
-                    }
-                }));
+                .with_scan_result_status(case.scan_result);
         }
         _ => {}
     }
@@ -382,13 +377,9 @@ fn write_case(op: Operation, case: &Case) -> Result<String, TestCaseError> {
         members.push("\"MalwareScanner\":\"GUARDDUTY\"".to_owned());
     }
     match case.scan_result {
-        Some(t) => members.push(format!(
+        Some(s) => members.push(format!(
             "\"ScanResult\":{{\"ScanResultStatus\":\"{}\"}}",
-            if t {
-                "THREATS_FOUND"
-            } else {
-                "NO_THREATS_FOUND"
-            }
+            s.as_str()
         )),
         None if case.junk => members.push("\"ScanResult\":{}".to_owned()),
         None => {}

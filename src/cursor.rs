@@ -499,19 +499,75 @@ mod tests {
         Ok((cursor, query, caller))
     }
 
+    /// The golden tokens, `<name> <token>` per line: computed independently from the
+    /// documented layout by `tests/golden/next_token.py` (stdlib Python: struct.pack + FNV-1a
+    /// + urlsafe_b64encode), which `tests/golden_token.rs` runs to check it still prints them.
+    const GOLDEN: &str = include_str!("../tests/golden/next_token.txt");
+
+    fn golden(name: &str) -> Result<&'static str, Box<dyn std::error::Error>> {
+        GOLDEN
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .ok_or_else(|| format!("no golden token {name}").into())
+    }
+
+    /// 49 characters, 50 bytes: a hash + prefix key value, the prefix cut back to 39 bytes.
+    const LONG_RESOURCE_TYPE: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\u{e9}yyyyyyyyy";
+
     #[test]
-    /// The expected token was computed independently from the documented layout (Python:
-    /// struct.pack + FNV-1a + urlsafe_b64encode), so a format change fails here.
     fn golden_token_pins_the_layout() -> Result<(), Box<dyn std::error::Error>> {
         let (cursor, _, _) = golden_cursor()?;
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         let bytes = cursor.to_bytes();
         assert_eq!(&hex(&bytes[..9]), "01183c4d1aa2010000");
-        assert_eq!(
-            cursor.to_token(),
-            "ARg8TRqiAQAAU7YPNQtjRI4BDQEMMTIzNDU2Nzg5MDEyAQlDT01QTEVURUQBDUFHR1JFR0FURV9BTEwAAADW4WE90o3jDQ"
-        );
+        assert_eq!(cursor.to_token(), golden("backup_state_category")?);
+        Ok(())
+    }
+
+    #[test]
+    fn golden_token_pins_long_values_and_scan_dimensions() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let query = Query::from_pairs(
+            Operation::Scan,
+            [
+                ("State", "ANY"),
+                ("ResourceType", LONG_RESOURCE_TYPE),
+                ("MalwareScanner", "ANY"),
+                ("ScanResultStatus", "ANY"),
+                ("AggregationPeriod", "SEVEN_DAYS"),
+            ],
+        )?;
+        let caller = Caller::new(AccountId::parse("123456789012")?, "eu-west-1".parse()?);
+        assert_eq!(LONG_RESOURCE_TYPE.len(), 50);
+        assert_eq!(prefix(LONG_RESOURCE_TYPE).len(), 39);
+        let cursor = Cursor {
+            pinned_now: UnixMillis::new(1_795_737_599_000),
+            fingerprint: fingerprint(&query, &caller),
+            after: Some(RowKey {
+                bucket: 0,
+                values: [
+                    KeyValue::Inline("123456789012".into()),
+                    KeyValue::Inline("COMPLETED".into()),
+                    KeyValue::Long(
+                        fnv1a(LONG_RESOURCE_TYPE.as_bytes()),
+                        prefix(LONG_RESOURCE_TYPE).into(),
+                    ),
+                    KeyValue::Absent,
+                    KeyValue::Inline("GUARDDUTY".into()),
+                    KeyValue::Inline("UNKNOWN".into()),
+                ],
+            }),
+        };
+        assert_eq!(cursor.to_token(), golden("scan_long_resource_type")?);
+        let back = Cursor::from_token(
+            golden("scan_long_resource_type")?,
+            &query,
+            &caller,
+            cursor.pinned_now,
+            DEFAULT_TOKEN_LIFETIME,
+        )?;
+        assert_eq!(back, cursor);
         Ok(())
     }
 

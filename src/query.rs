@@ -177,7 +177,7 @@ impl Default for MaxResults {
 const EXPECT_ACCOUNT: &str = "12 digits, ANY or AGGREGATE_ALL";
 const EXPECT_NAME: &str = "1 to 50 characters, ANY or AGGREGATE_ALL";
 const EXPECT_SCANNER: &str = "GUARDDUTY, ANY or AGGREGATE_ALL";
-const EXPECT_SCAN_RESULT: &str = "NO_THREATS_FOUND, THREATS_FOUND, ANY or AGGREGATE_ALL";
+const EXPECT_SCAN_RESULT: &str = "NO_THREATS_FOUND, THREATS_FOUND, UNKNOWN, ANY or AGGREGATE_ALL";
 const EXPECT_PERIOD: &str = "ONE_DAY, SEVEN_DAYS or FOURTEEN_DAYS";
 const EXPECT_MAX_RESULTS: &str = "an integer from 1 to 1000";
 const EXPECT_TOKEN: &str = "a NextToken returned by the previous page";

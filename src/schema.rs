@@ -86,6 +86,8 @@ pub enum ScanResultStatus {
     NoThreatsFound,
     /// `THREATS_FOUND`.
     ThreatsFound,
+    /// `UNKNOWN`: in the current AWS SDK models, not in older botocore.
+    Unknown,
 }
 
 impl Operation {
@@ -321,6 +323,8 @@ impl MalwareScanner {
         Self::ALL.iter().copied().find(|v| v.as_str() == s)
     }
 
+    /// A stable code in 1..=3: it is packed into 2 bits next to the scan result's (`jobs.rs`,
+    /// `EXTRA`), and 0 means absent.
     pub(crate) const fn code(self) -> u8 {
         match self {
             Self::GuardDuty => 1,
@@ -340,8 +344,8 @@ impl fmt::Display for MalwareScanner {
 }
 
 impl ScanResultStatus {
-    /// Every scan result.
-    pub const ALL: [Self; 2] = [Self::NoThreatsFound, Self::ThreatsFound];
+    /// Every scan result, in the order of the AWS model.
+    pub const ALL: [Self; 3] = [Self::NoThreatsFound, Self::ThreatsFound, Self::Unknown];
 
     /// The AWS spelling.
     #[must_use]
@@ -349,6 +353,7 @@ impl ScanResultStatus {
         match self {
             Self::NoThreatsFound => "NO_THREATS_FOUND",
             Self::ThreatsFound => "THREATS_FOUND",
+            Self::Unknown => "UNKNOWN",
         }
     }
 
@@ -358,10 +363,13 @@ impl ScanResultStatus {
         Self::ALL.iter().copied().find(|v| v.as_str() == s)
     }
 
+    /// A stable code in 1..=3: it is packed into 2 bits next to the scanner's (`jobs.rs`,
+    /// `EXTRA`), and 0 means absent.
     pub(crate) const fn code(self) -> u8 {
         match self {
             Self::NoThreatsFound => 1,
             Self::ThreatsFound => 2,
+            Self::Unknown => 3,
         }
     }
 
@@ -422,6 +430,30 @@ mod tests {
             assert_eq!(State::from_code(s.code()), Some(s));
         }
         assert_eq!(State::from_code(0), None);
+    }
+
+    #[test]
+    fn scan_codes_fit_two_bits_and_are_distinct() {
+        // The job table packs scanner | result << 2 into 4 bits; 0 is "absent".
+        let scanners = MalwareScanner::ALL.map(MalwareScanner::code);
+        let results = ScanResultStatus::ALL.map(ScanResultStatus::code);
+        for codes in [&scanners[..], &results[..]] {
+            for (i, c) in codes.iter().enumerate() {
+                assert!((1..=3).contains(c), "code {c} does not fit 2 bits");
+                assert!(!codes[..i].contains(c), "code {c} is used twice");
+            }
+        }
+    }
+
+    #[test]
+    fn scan_result_statuses_match_spec() {
+        let names = ScanResultStatus::ALL.map(ScanResultStatus::as_str);
+        assert_eq!(names.join(" "), "NO_THREATS_FOUND THREATS_FOUND UNKNOWN");
+        for s in ScanResultStatus::ALL {
+            assert_eq!(ScanResultStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(ScanResultStatus::parse("unknown"), None);
+        assert_eq!(ScanResultStatus::parse("BOGUS"), None);
     }
 
     #[test]

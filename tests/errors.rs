@@ -129,12 +129,18 @@ fn unknown_malware_scanner_is_rejected() {
 
 #[test]
 fn unknown_scan_result_status_is_rejected() {
-    for value in ["CLEAN", "threats_found", ""] {
+    for value in ["CLEAN", "threats_found", "unknown", ""] {
         check(
             Operation::Scan,
             Param::ScanResultStatus,
             value,
-            &["NO_THREATS_FOUND", "THREATS_FOUND", "ANY", "AGGREGATE_ALL"],
+            &[
+                "NO_THREATS_FOUND",
+                "THREATS_FOUND",
+                "UNKNOWN",
+                "ANY",
+                "AGGREGATE_ALL",
+            ],
         );
     }
 }

@@ -681,7 +681,7 @@ fn scan_jobs_read_scan_result_status() -> TestResult {
         .ok_or("accepted")?;
     assert_eq!(
         e.to_string(),
-        r#"line 1: invalid ScanResult.ScanResultStatus "CLEAN": expected NO_THREATS_FOUND or THREATS_FOUND"#
+        r#"line 1: invalid ScanResult.ScanResultStatus "CLEAN": expected NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN"#
     );
     let line = br#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1,"Region":"r","ScanResult":"CLEAN"}"#;
     let e = parse_jobs(Operation::Scan, line, None)
@@ -706,6 +706,130 @@ fn scan_jobs_read_scan_result_status() -> TestResult {
         .err()
         .ok_or("accepted")?;
     assert_eq!(e.error().field(), Some("MalwareScanner"));
+    Ok(())
+}
+
+/// Scan jobs of the list-scan-jobs shape, two of them with the result `UNKNOWN` (SPEC §1:
+/// current AWS SDK models have it, older botocore does not).
+const SCAN_WITH_UNKNOWN: &[u8] = br#"{"ScanJobs": [
+  {"ScanJobId": "u1", "AccountId": "123456789012", "State": "COMPLETED", "ResourceType": "EBS", "CreationDate": 1795690000, "Region": "us-east-1", "MalwareScanner": "GUARDDUTY", "ScanResult": {"ScanResultStatus": "UNKNOWN"}},
+  {"ScanJobId": "u2", "AccountId": "123456789012", "State": "COMPLETED", "ResourceType": "EBS", "CreationDate": 1795690001, "Region": "us-east-1", "MalwareScanner": "GUARDDUTY", "ScanResult": {"ScanResultStatus": "UNKNOWN"}},
+  {"ScanJobId": "t1", "AccountId": "123456789012", "State": "COMPLETED", "ResourceType": "EBS", "CreationDate": 1795690002, "Region": "us-east-1", "MalwareScanner": "GUARDDUTY", "ScanResult": {"ScanResultStatus": "THREATS_FOUND"}},
+  {"ScanJobId": "n1", "AccountId": "123456789012", "State": "COMPLETED", "ResourceType": "EBS", "CreationDate": 1795690003, "Region": "us-east-1", "MalwareScanner": "GUARDDUTY", "ScanResult": {"ScanResultStatus": "NO_THREATS_FOUND"}},
+  {"ScanJobId": "r1", "AccountId": "123456789012", "State": "RUNNING", "ResourceType": "EBS", "CreationDate": 1795690004, "Region": "us-east-1", "MalwareScanner": "GUARDDUTY"}
+]}"#;
+
+/// `ScanResultStatus: Count` of each row of a successful scan-summary response, `-` for an
+/// absent status.
+fn scan_result_counts(r: &WireResponse) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    check_success_body(r, "ScanJobSummaries")?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let rows = v["ScanJobSummaries"]
+        .as_array()
+        .ok_or("list member missing")?;
+    rows.iter()
+        .map(|row| {
+            let status = match row.get("ScanResultStatus") {
+                None => "-",
+                Some(s) => s.as_str().ok_or("ScanResultStatus is not a string")?,
+            };
+            let count = row["Count"].as_u64().ok_or("Count is not an integer")?;
+            Ok(format!("{status}: {count}"))
+        })
+        .collect()
+}
+
+#[test]
+fn scan_result_status_unknown_is_counted_and_shown() -> TestResult {
+    let jobs = parse_jobs(Operation::Scan, SCAN_WITH_UNKNOWN, None)?;
+    let statuses: Vec<_> = jobs.iter().map(JobRecord::scan_result_status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(ScanResultStatus::Unknown),
+            Some(ScanResultStatus::Unknown),
+            Some(ScanResultStatus::ThreatsFound),
+            Some(ScanResultStatus::NoThreatsFound),
+            None,
+        ]
+    );
+    let mut service = Service::new();
+    load_jobs(service.table_mut(Operation::Scan), SCAN_WITH_UNKNOWN, None)?;
+    let path = "/audit/scan-job-summaries";
+    let split = get(
+        &service,
+        path,
+        "ScanResultStatus=ANY&AggregationPeriod=SEVEN_DAYS",
+    )?;
+    assert_eq!(split.status, 200, "{}", render(&split));
+    assert_eq!(
+        scan_result_counts(&split)?,
+        [
+            "-: 1",
+            "NO_THREATS_FOUND: 1",
+            "THREATS_FOUND: 1",
+            "UNKNOWN: 2",
+        ]
+    );
+    let only = get(
+        &service,
+        path,
+        "ScanResultStatus=UNKNOWN&AggregationPeriod=SEVEN_DAYS",
+    )?;
+    assert_eq!(only.status, 200, "{}", render(&only));
+    assert_eq!(scan_result_counts(&only)?, ["UNKNOWN: 2"]);
+    let collapsed = get(&service, path, "AggregationPeriod=SEVEN_DAYS")?;
+    assert_eq!(scan_result_counts(&collapsed)?, ["AGGREGATE_ALL: 5"]);
+    // The other values still filter, and UNKNOWN does not leak into them.
+    let threats = get(
+        &service,
+        path,
+        "ScanResultStatus=THREATS_FOUND&AggregationPeriod=SEVEN_DAYS",
+    )?;
+    assert_eq!(scan_result_counts(&threats)?, ["THREATS_FOUND: 1"]);
+    // Spelled exactly: a lower-case `unknown` is a bad parameter, not a filter.
+    let lower = get(&service, path, "ScanResultStatus=unknown")?;
+    assert_eq!(lower.status, 400, "{}", render(&lower));
+    assert!(String::from_utf8_lossy(&lower.body).contains("ScanResultStatus"));
+    Ok(())
+}
+
+#[test]
+fn unknown_scan_values_in_a_record_are_bad_records_naming_the_field() -> TestResult {
+    let record = |scanner: &str, status: &str| {
+        format!(
+            r#"{{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1,"Region":"r","MalwareScanner":"{scanner}","ScanResult":{{"ScanResultStatus":"{status}"}}}}"#
+        )
+    };
+    for (scanner, status, field) in [
+        ("GUARDDUTY", "BOGUS", "ScanResult.ScanResultStatus"),
+        ("GUARDDUTY", "unknown", "ScanResult.ScanResultStatus"),
+        ("BOGUS", "UNKNOWN", "MalwareScanner"),
+        ("UNKNOWN", "UNKNOWN", "MalwareScanner"),
+    ] {
+        let line = record(scanner, status);
+        let e = parse_jobs(Operation::Scan, line.as_bytes(), None)
+            .err()
+            .ok_or("accepted")?;
+        assert_eq!(e.error().field(), Some(field), "{e}");
+        assert_eq!(e.position(), Position::Line(1), "{e}");
+        // Nothing of a rejected batch is stored.
+        let mut table = JobTable::new(Operation::Scan);
+        let both = format!("{}\n{line}", record("GUARDDUTY", "UNKNOWN"));
+        assert!(load_jobs(&mut table, both.as_bytes(), None).is_err());
+        assert!(table.is_empty());
+    }
+    let e = parse_jobs(
+        Operation::Scan,
+        record("GUARDDUTY", "BOGUS").as_bytes(),
+        None,
+    )
+    .err()
+    .ok_or("accepted")?;
+    assert_eq!(
+        e.to_string(),
+        r#"line 1: invalid ScanResult.ScanResultStatus "BOGUS": expected NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN"#
+    );
     Ok(())
 }
 

@@ -1,9 +1,11 @@
 //! Interoperability with the real AWS tooling: runs `cli/tests/interop/run_all.py`, which
 //! starts `backup-summaries serve` and talks to it with boto3 and the AWS CLI.
 //!
-//! The scripts read the binary's path from `BACKUP_SUMMARIES_BIN`. This test fails (it does
-//! not skip) when `python3`, boto3 or the `aws` CLI is missing: install them with
-//! `python3 -m pip install boto3 awscli`.
+//! The scripts read the binary's path from `BACKUP_SUMMARIES_BIN`. `python3` and `aws` are
+//! whatever PATH finds first: `.ci/run` installs boto3 and the AWS CLI into a virtual
+//! environment and puts its `bin` first on PATH. This test fails (it does not skip) when
+//! `python3`, boto3 or the `aws` CLI is missing. The tally it leaves in
+//! `CARGO_TARGET_TMPDIR/interop-summary.txt` names the `python3` and `aws` it used.
 
 use std::error::Error;
 use std::io::{BufRead as _, BufReader, Read};
@@ -17,8 +19,9 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_backup-summaries");
 /// How long the whole interop suite may run.
 const TIMEOUT: Duration = Duration::from_secs(300);
-/// How to get the tools.
-const INSTALL: &str = "python3 -m pip install boto3 awscli";
+/// How to get the tools (a bare `pip install` is refused by Debian's and Ubuntu's Python).
+const INSTALL: &str = "python3 -m venv VENV && VENV/bin/pip install boto3 awscli, then put \
+    VENV/bin first on PATH (.ci/run does this)";
 
 /// Whether `program args` runs and exits 0.
 fn succeeds(program: &str, args: &[&str]) -> bool {
@@ -29,6 +32,18 @@ fn succeeds(program: &str, args: &[&str]) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The `python3` and `aws` that PATH finds, as `python3 = ..., aws = ...`.
+fn tools() -> Result<String, Box<dyn Error>> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import shutil, sys; print(f'python3 = {sys.executable}, aws = {shutil.which(\"aws\")}')",
+        ])
+        .stdin(Stdio::null())
+        .output()?;
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
 /// Forwards every line of `from` to the channel, tagged.
@@ -61,6 +76,7 @@ fn aws_sdk_and_cli_interoperate() -> Result<(), Box<dyn Error>> {
         "the aws CLI is not available: `{INSTALL}`"
     );
 
+    let tools = tools()?;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("interop");
@@ -110,7 +126,7 @@ fn aws_sdk_and_cli_interoperate() -> Result<(), Box<dyn Error>> {
         .rev()
         .find(|l| l.contains(" passed, ") && l.contains(" failed"));
     let summary = format!(
-        "interop (boto3 + AWS CLI): {}",
+        "interop (boto3 + AWS CLI; {tools}): {}",
         tally.map_or("no `N passed, M failed` line", String::as_str)
     );
     println!("{summary}");

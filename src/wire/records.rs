@@ -20,7 +20,7 @@
 //! | `CreationDate` | all | required, epoch seconds (a number) or an RFC 3339 string; digits below the millisecond are truncated |
 //! | `MessageCategory` | backup, copy | optional, 1..=50 characters; empty is absent (D) |
 //! | `MalwareScanner` | scan | optional, `GUARDDUTY` |
-//! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND` or `THREATS_FOUND` |
+//! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND`, `THREATS_FOUND` or `UNKNOWN` |
 //! | `Region` | all | optional, else the region of the first of `BackupVaultArn`, `SourceBackupVaultArn`, `RecoveryPointArn`, `ResourceArn` that has one, else the caller's default |
 
 use std::borrow::Cow;
@@ -376,7 +376,7 @@ fn to_record(
                     })
                     .transpose()?;
             const FIELD: &str = "ScanResult.ScanResultStatus";
-            const EXPECTED: &str = "NO_THREATS_FOUND or THREATS_FOUND";
+            const EXPECTED: &str = "NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN";
             let status = match &raw.scan_result {
                 None => None,
                 Some(RawScanResult::Object(status)) => status.as_ref(),

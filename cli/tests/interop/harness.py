@@ -319,6 +319,8 @@ SCAN_LINES = [  # file scan-b.jsonl
           BackupVaultArn=vault(R1, DEFAULT)),
     _scan("s13", MGMT, "COMPLETED", "EBS", "2026-11-26T05:00:00Z", result="NO_THREATS_FOUND",
           ResourceArn=volume(R1, MGMT, 13)),                           # region from ResourceArn
+    _scan("s14", MEM2, "COMPLETED", "S3", "2026-11-21T00:00:00Z", result="UNKNOWN",
+          BackupVaultArn=vault(R1, MEM2)),                             # newer SDK models only
 ]
 
 
@@ -367,7 +369,7 @@ OPS = {
                "--scan-jobs"),
 }
 MALWARE_SCANNERS = ["GUARDDUTY"]
-SCAN_RESULT_STATUSES = ["NO_THREATS_FOUND", "THREATS_FOUND"]
+SCAN_RESULT_STATUSES = ["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,7 +696,7 @@ def binary():
     path = os.environ.get("BACKUP_SUMMARIES_BIN")
     if not path:
         raise RuntimeError("BACKUP_SUMMARIES_BIN is not set: point it at the built binary, "
-                           "e.g. BACKUP_SUMMARIES_BIN=$PWD/target/debug/backup-summaries")
+                           "e.g. BACKUP_SUMMARIES_BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/backup-summaries")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise RuntimeError(f"BACKUP_SUMMARIES_BIN={path!r} is not an executable file")
     return path

@@ -2,9 +2,11 @@
 """Run every interop script (boto3, then the AWS CLI / query / generate) against the binary.
 
     cargo build -p <cli crate>            # or however the binary is built
-    BACKUP_SUMMARIES_BIN=$PWD/target/debug/backup-summaries python3 cli/tests/interop/run_all.py
+    BACKUP_SUMMARIES_BIN=${CARGO_TARGET_DIR:-$PWD/target}/debug/backup-summaries \
+        python3 cli/tests/interop/run_all.py
 
-Needs boto3 and the AWS CLI (`python3 -m pip install boto3 awscli`). Prints each script's
+Needs boto3 and the AWS CLI, e.g. from a virtual environment whose `bin` is first on PATH
+(`python3 -m venv VENV && VENV/bin/pip install boto3 awscli`; `.ci/run` makes one). Prints each script's
 output, then as its last line the combined `N passed, M failed`; exits non-zero on failure.
 """
 
@@ -29,7 +31,9 @@ def main():
     if not shutil.which("aws"):
         problems.append("`aws` is not on PATH")
     if problems:
-        print("; ".join(problems) + ". Install with: python3 -m pip install boto3 awscli")
+        print("; ".join(problems) + ". Install boto3 and awscli into a virtual environment "
+              "(python3 -m venv VENV && VENV/bin/pip install boto3 awscli) and put VENV/bin "
+              "first on PATH; .ci/run does this")
         print("0 passed, 1 failed")
         return 1
     if not os.environ.get("BACKUP_SUMMARIES_BIN"):

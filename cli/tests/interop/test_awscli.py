@@ -2,7 +2,7 @@
 """The AWS CLI against `backup-summaries serve`, and the binary's `query` and `generate`
 sub-commands. Plain Python, no pytest:
 
-    BACKUP_SUMMARIES_BIN=target/debug/backup-summaries python3 cli/tests/interop/test_awscli.py [NAME...]
+    BACKUP_SUMMARIES_BIN=${CARGO_TARGET_DIR:-target}/debug/backup-summaries python3 cli/tests/interop/test_awscli.py [NAME...]
 
 Prints PASS/FAIL per test and, last, exactly one line `N passed, M failed`; exit 1 on failure.
 """
@@ -384,7 +384,8 @@ if __name__ == "__main__":
     if not shutil.which("aws"):
         missing.append("the aws CLI")
     if missing:
-        print(f"{' and '.join(missing)} not found: python3 -m pip install boto3 awscli")
+        print(f"{' and '.join(missing)} not found: python3 -m venv VENV && "
+              "VENV/bin/pip install boto3 awscli, then put VENV/bin first on PATH")
         print("0 passed, 1 failed")
         sys.exit(1)
     h.run_tests()

@@ -2,7 +2,7 @@
 """boto3 against `backup-summaries serve`: every operation, parameter mode, period, caller and
 error, checked row for row against the fixture (see harness.py). Plain Python, no pytest:
 
-    BACKUP_SUMMARIES_BIN=target/debug/backup-summaries python3 cli/tests/interop/test_boto3.py [NAME...]
+    BACKUP_SUMMARIES_BIN=${CARGO_TARGET_DIR:-target}/debug/backup-summaries python3 cli/tests/interop/test_boto3.py [NAME...]
 
 Prints PASS/FAIL per test and, last, exactly one line `N passed, M failed`; exit 1 on failure.
 """
@@ -220,7 +220,7 @@ SPECIFIC = {
     "scan": {"State": ["COMPLETED", "COMPLETED_WITH_ISSUES", "CANCELED", "CREATED"],
              "ResourceType": ["EBS", "EC2", "S3", "Nope"],
              "MalwareScanner": ["GUARDDUTY"],
-             "ScanResultStatus": ["NO_THREATS_FOUND", "THREATS_FOUND"]},
+             "ScanResultStatus": ["NO_THREATS_FOUND", "THREATS_FOUND", "UNKNOWN"]},
 }
 CALLERS = [MGMT, DADM, MEM1, MEM2, SOLO]
 
@@ -890,7 +890,8 @@ def test_port_zero_gives_distinct_ports():
 
 if __name__ == "__main__":
     if ClientError is None:
-        print("boto3/botocore is not installed: python3 -m pip install boto3 awscli")
+        print("boto3/botocore is not installed: python3 -m venv VENV && "
+              "VENV/bin/pip install boto3 awscli, then put VENV/bin first on PATH")
         print("0 passed, 1 failed")
         sys.exit(1)
     _ = os.environ.get("BACKUP_SUMMARIES_BIN") or print(
