@@ -1,0 +1,727 @@
+//! The durable job store behind `serve --data-dir` (SPEC §11): every accepted change is in an
+//! embedded SQLite database (WAL, `synchronous=FULL`) before the request is answered, and a
+//! restart streams it all back so the engine can rebuild its count cube and identity index.
+//!
+//! What is kept, and why it is O(current jobs):
+//! - `jobs`: one row per identified job, keyed by (operation, 128-bit hash of the job id); an
+//!   upsert replaces the row, so only the current version is stored.
+//! - `anonymous`: jobs without an id can never be replaced or removed, so they are kept as a
+//!   count per (operation, UTC creation day, dimensions); a restart gets each group back once,
+//!   with its count and the start of its day as the creation time.
+//! - `dict`: every string (region, state, resource type, message category, scanner, scan
+//!   result) is interned once into a small integer id; the job rows hold only integers.
+//!
+//! Each [`Store::commit`] is one SQLite transaction: after a crash (even `kill -9`) a commit is
+//! there entirely or not at all. The database is opened in exclusive locking mode, so a second
+//! process on the same directory is refused instead of sharing it.
+//!
+//! This module knows nothing of the engine's types: the server converts to and from
+//! [`StoredJob`] and [`Loaded`]. It must not panic on any file content: a foreign, damaged or
+//! newer database is a [`StoreError`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+/// The database file's name inside the data directory.
+pub(crate) const FILE_NAME: &str = "jobs.sqlite3";
+
+/// `PRAGMA application_id` of our databases: "BSJS" (backup-summaries job store).
+const APPLICATION_ID: i32 = 0x4253_4A53;
+
+/// `PRAGMA user_version`: the schema this build writes and reads.
+const SCHEMA_VERSION: i32 = 1;
+
+/// Milliseconds in a UTC day: anonymous jobs are counted per day.
+const DAY_MS: i64 = 86_400_000;
+
+const SCHEMA: &str = "
+    CREATE TABLE dict (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+    CREATE TABLE jobs (
+        op INTEGER NOT NULL, key BLOB NOT NULL, version INTEGER, created_ms INTEGER NOT NULL,
+        account INTEGER NOT NULL, region INTEGER NOT NULL, state INTEGER NOT NULL,
+        resource_type INTEGER NOT NULL, category INTEGER NOT NULL, scanner INTEGER NOT NULL,
+        scan_status INTEGER NOT NULL,
+        PRIMARY KEY (op, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE anonymous (
+        op INTEGER NOT NULL, day INTEGER NOT NULL, account INTEGER NOT NULL,
+        region INTEGER NOT NULL, state INTEGER NOT NULL, resource_type INTEGER NOT NULL,
+        category INTEGER NOT NULL, scanner INTEGER NOT NULL, scan_status INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (op, day, account, region, state, resource_type, category, scanner, scan_status)
+    ) WITHOUT ROWID;
+    CREATE TABLE log (
+        seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, key BLOB NOT NULL, version INTEGER,
+        created_ms INTEGER, account INTEGER, region INTEGER, state INTEGER,
+        resource_type INTEGER, category INTEGER, scanner INTEGER, scan_status INTEGER
+    );
+";
+
+/// The columns of an identified job, in `jobs` and `log` alike.
+const JOB_COLUMNS: &str = "op, key, version, created_ms, account, region, state, resource_type,
+    category, scanner, scan_status";
+
+const APPEND_UPSERT: &str = "INSERT INTO log
+    (op, key, version, created_ms, account, region, state, resource_type, category, scanner,
+     scan_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+const APPEND_REMOVE: &str = "INSERT INTO log (op, key) VALUES (?1, ?2)";
+/// The last log entry of each (op, key): the only one that counts.
+const LAST_IN_LOG: &str = "seq IN (SELECT max(seq) FROM log GROUP BY op, key)";
+
+/// The default number of log entries that triggers a merge into `jobs` (see [`Store`]).
+pub(crate) const DEFAULT_LOG_LIMIT: u64 = 1_000_000;
+const ADD_ANONYMOUS: &str = "INSERT INTO anonymous
+    (op, day, account, region, state, resource_type, category, scanner, scan_status, count)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
+    ON CONFLICT DO UPDATE SET count = count + 1";
+const ADD_TEXT: &str = "INSERT INTO dict (id, text) VALUES (?1, ?2)";
+
+/// One job as the store keeps it: every field the cube needs to rebuild its cell.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) struct StoredJob {
+    /// `CreationDate`, epoch milliseconds.
+    pub(crate) created_ms: i64,
+    /// The 12-digit account id as a number.
+    pub(crate) account: u64,
+    pub(crate) region: String,
+    /// For example `COMPLETED`.
+    pub(crate) state: String,
+    pub(crate) resource_type: String,
+    pub(crate) message_category: Option<String>,
+    pub(crate) malware_scanner: Option<String>,
+    pub(crate) scan_result_status: Option<String>,
+}
+
+/// One accepted change, as the server commits it (SPEC §10).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub(crate) enum Change {
+    /// An identified job, current version: replaces any stored job with the same (op, key).
+    Upsert {
+        /// 0 backup, 1 copy, 2 restore, 3 scan.
+        op: u8,
+        /// A 128-bit hash of the job id.
+        key: u128,
+        /// The event time, epoch seconds.
+        version: Option<u32>,
+        job: StoredJob,
+    },
+    /// An anonymous job (no id): only counted, never replaced.
+    Anonymous { op: u8, job: StoredJob },
+    /// Takes the identified job (op, key) out, if stored.
+    Remove { op: u8, key: u128 },
+}
+
+/// An interned string as [`Store::load`] hands it out: `id` is dense (1, 2, ...) and stable for
+/// the whole load, so a caller can map ids to its own ids with a `Vec` instead of hashing text.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct Text<'a> {
+    pub(crate) id: u32,
+    pub(crate) text: &'a str,
+}
+
+/// A job's fields as [`Store::load`] streams them, strings borrowed from the dictionary.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct LoadedJob<'a> {
+    /// Epoch milliseconds; for anonymous groups the start of their UTC creation day.
+    pub(crate) created_ms: i64,
+    pub(crate) account: u64,
+    pub(crate) region: Text<'a>,
+    pub(crate) state: Text<'a>,
+    pub(crate) resource_type: Text<'a>,
+    pub(crate) message_category: Option<Text<'a>>,
+    pub(crate) malware_scanner: Option<Text<'a>>,
+    pub(crate) scan_result_status: Option<Text<'a>>,
+}
+
+/// One item of [`Store::load`].
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Loaded<'a> {
+    /// An identified job, its current version.
+    Identified { op: u8, key: u128, version: Option<u32>, job: LoadedJob<'a> },
+    /// `count` anonymous jobs of one operation, UTC creation day and set of dimension values.
+    Anonymous { op: u8, count: u64, job: LoadedJob<'a> },
+}
+
+/// What [`Store::load`] streamed.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub(crate) struct LoadSummary {
+    /// Identified jobs.
+    pub(crate) identified: u64,
+    /// Anonymous groups (items), not jobs.
+    pub(crate) anonymous_groups: u64,
+    /// Anonymous jobs: the sum of the groups' counts.
+    pub(crate) anonymous_jobs: u64,
+}
+
+/// What [`Store::expire`] deleted.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub(crate) struct Expired {
+    /// Identified jobs deleted.
+    pub(crate) identified: u64,
+    /// Anonymous groups (one operation, day and dimension set each) deleted.
+    pub(crate) anonymous_groups: u64,
+}
+
+/// What the store was doing when SQLite failed; part of [`StoreError`]'s message.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum Action {
+    Commit,
+    Expire,
+    Load,
+    Open,
+}
+
+/// Why the store failed. Every message names the database path and what was being done.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create data directory {}: {source}", path.display())]
+    CreateDir { path: PathBuf, source: io::Error },
+    /// A row holds a value this build cannot have written.
+    #[error(
+        "database {} is damaged: table {table}, column {column} holds {value}, which is out of range",
+        path.display()
+    )]
+    Damaged { path: PathBuf, table: &'static str, column: &'static str, value: i64 },
+    /// The file is an SQLite database of some other program.
+    #[error(
+        "{} is not a backup-summaries job store (SQLite application id {found:#x}); move it away or choose another data directory",
+        path.display()
+    )]
+    Foreign { path: PathBuf, found: i32 },
+    /// Another process holds the database.
+    #[error("database {} is in use by another process", path.display())]
+    InUse { path: PathBuf },
+    /// The file is not an SQLite database at all.
+    #[error(
+        "{} is not a database (damaged or foreign file); move it away or choose another data directory",
+        path.display()
+    )]
+    NotADatabase { path: PathBuf },
+    /// SQLite failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Sqlite { path: PathBuf, action: Action, source: rusqlite::Error },
+    /// The database was written by another schema version.
+    #[error(
+        "database {} has schema version {found}; this build reads version {SCHEMA_VERSION}",
+        path.display()
+    )]
+    Version { path: PathBuf, found: i32 },
+}
+
+/// The durable job store: one SQLite database in a data directory.
+///
+/// Identified jobs live in two tables. `jobs` is a B-tree keyed by (op, key) holding one row per
+/// job; `log` is an append-only list of the upserts and removals committed since the last merge.
+/// A commit only appends to `log` (sequential pages, so a 10,000-change commit writes about
+/// half a megabyte instead of rewriting one page per random key), and when `log` reaches the
+/// log limit the commit that crossed it also merges the log into `jobs` (latest entry per key,
+/// in key order) and empties it. [`Store::load`] hides all this: each job comes back once, in
+/// its latest version.
+#[derive(Debug)]
+pub(crate) struct Store {
+    conn: Connection,
+    path: PathBuf,
+    dict: Dict,
+    /// Entries in `log`.
+    log_rows: u64,
+    /// A commit that takes `log` to this many entries merges it.
+    log_limit: u64,
+}
+
+impl Store {
+    /// Creates or opens the store in `dir` (created if missing).
+    ///
+    /// # Errors
+    ///
+    /// The directory cannot be created, the database cannot be opened or is in use by another
+    /// process, or the file in it is not a job store of this schema version.
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        let path = dir.join(FILE_NAME);
+        let fail = |source| classify(&path, Action::Open, source);
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(&path, flags).map_err(fail)?;
+        conn.busy_timeout(Duration::from_millis(200)).map_err(fail)?;
+        // Exclusive: one process per directory, and WAL needs no shared-memory file. Set before
+        // the first read, which takes the lock.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(fail)?;
+        // Reads the header: a file that is not SQLite fails here, before anything is written.
+        let found: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(fail)?;
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(fail)?;
+        let tables: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(fail)?;
+        let fresh = found == 0 && version == 0 && tables == 0;
+        if !fresh && found != APPLICATION_ID {
+            return Err(StoreError::Foreign { path, found });
+        }
+        if !fresh && version != SCHEMA_VERSION {
+            return Err(StoreError::Version { path, found: version });
+        }
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
+        conn.pragma_update(None, "cache_size", -65_536).map_err(fail)?; // 64 MiB
+        conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(fail)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?; // the merge's sorts
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        if fresh {
+            tx.execute_batch(SCHEMA).map_err(fail)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(fail)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
+        }
+        let dict = Dict::read(&tx).map_err(|e| e.locate(&path, Action::Open))?;
+        let log_rows: i64 = tx.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        let log_rows = u64::try_from(log_rows).unwrap_or(0);
+        Ok(Self { conn, path, dict, log_rows, log_limit: DEFAULT_LOG_LIMIT })
+    }
+
+    /// Sets how many log entries trigger a merge (at least 1; default [`DEFAULT_LOG_LIMIT`]).
+    /// Smaller means less to replay at load, and more frequent, smaller merges.
+    #[must_use]
+    pub(crate) fn with_log_limit(mut self, entries: u64) -> Self {
+        self.log_limit = entries.max(1);
+        self
+    }
+
+    /// The database file.
+    #[must_use]
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies `changes` in order as one durable transaction: when this returns `Ok`, they are
+    /// on disk (fsync'd); after a crash, either all of them are there or none.
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed (disk full, I/O error); then nothing of `changes` is stored.
+    pub(crate) fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let known = self.dict.texts.len();
+        match self.write(changes) {
+            Ok(log_rows) => {
+                self.log_rows = log_rows;
+                Ok(())
+            }
+            Err(source) => {
+                self.dict.forget_from(known); // they were rolled back with the transaction
+                Err(classify(&self.path, Action::Commit, source))
+            }
+        }
+    }
+
+    /// Durably deletes the identified jobs created before `cutoff_ms`, and the anonymous groups
+    /// whose whole UTC day lies before it (all of them when `cutoff_ms` is a day boundary, as
+    /// SPEC §10's `today − retention` is).
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed; then nothing is deleted.
+    pub(crate) fn expire(&mut self, cutoff_ms: i64) -> Result<Expired, StoreError> {
+        let fail = |source| classify(&self.path, Action::Expire, source);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        merge(&tx).map_err(fail)?; // so that no log entry can hide or revive an expired job
+        let identified = tx.execute("DELETE FROM jobs WHERE created_ms < ?1", [cutoff_ms]).map_err(fail)?;
+        let anonymous_groups = tx
+            .execute("DELETE FROM anonymous WHERE day < ?1", [cutoff_ms.div_euclid(DAY_MS)])
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        self.log_rows = 0;
+        Ok(Expired { identified: widen(identified), anonymous_groups: widen(anonymous_groups) })
+    }
+
+    /// Streams every stored job to `visit`: identified jobs (in key order), then anonymous
+    /// groups. This is how a restart rebuilds the engine's state.
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed, or a row holds a value this build cannot have written.
+    pub(crate) fn load(&self, mut visit: impl FnMut(Loaded<'_>)) -> Result<LoadSummary, StoreError> {
+        self.read_all(&mut visit).map_err(|e| e.locate(&self.path, Action::Load))
+    }
+
+    /// Appends `changes` (merging the log if it reaches the limit); returns the new log length.
+    fn write(&mut self, changes: &[Change]) -> rusqlite::Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut log_rows = self.log_rows;
+        {
+            let mut upsert = tx.prepare_cached(APPEND_UPSERT)?;
+            let mut remove = tx.prepare_cached(APPEND_REMOVE)?;
+            let mut anonymous = tx.prepare_cached(ADD_ANONYMOUS)?;
+            let mut add_text = tx.prepare_cached(ADD_TEXT)?;
+            for change in changes {
+                match change {
+                    Change::Upsert { op, key, version, job } => {
+                        let d = self.dict.intern_job(job, &mut add_text)?;
+                        upsert.execute(params![
+                            op,
+                            key.to_be_bytes(),
+                            version,
+                            job.created_ms,
+                            to_i64(job.account),
+                            d[0],
+                            d[1],
+                            d[2],
+                            d[3],
+                            d[4],
+                            d[5]
+                        ])?;
+                        log_rows += 1;
+                    }
+                    Change::Anonymous { op, job } => {
+                        let d = self.dict.intern_job(job, &mut add_text)?;
+                        anonymous.execute(params![
+                            op,
+                            job.created_ms.div_euclid(DAY_MS),
+                            to_i64(job.account),
+                            d[0],
+                            d[1],
+                            d[2],
+                            d[3],
+                            d[4],
+                            d[5]
+                        ])?;
+                    }
+                    Change::Remove { op, key } => {
+                        remove.execute(params![op, key.to_be_bytes()])?;
+                        log_rows += 1;
+                    }
+                }
+            }
+        }
+        if log_rows >= self.log_limit {
+            merge(&tx)?;
+            log_rows = 0;
+        }
+        tx.commit()?;
+        Ok(log_rows)
+    }
+
+    fn read_all(&self, visit: &mut impl FnMut(Loaded<'_>)) -> Result<LoadSummary, Failed> {
+        let dict = &self.dict;
+        let mut summary = LoadSummary::default();
+        // The log's last entry per key overrides `jobs`: find it first (the log is short).
+        let mut last: HashMap<(u8, u128), i64, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        let mut stmt = self.conn.prepare("SELECT seq, op, key FROM log")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let op = small("log", "op", row.get(1)?)?;
+            last.insert((op, u128::from_be_bytes(row.get(2)?)), row.get(0)?);
+        }
+        drop(rows);
+        let mut stmt = self.conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (op, key, version, job) = dict.identified("jobs", row)?;
+            if last.is_empty() || !last.contains_key(&(op, key)) {
+                let Some(job) = job else { return Err(Failed::damaged("jobs", "created_ms", 0)) };
+                visit(Loaded::Identified { op, key, version, job });
+                summary.identified += 1;
+            }
+        }
+        drop(rows);
+        let mut stmt = self.conn.prepare(&format!("SELECT {JOB_COLUMNS}, seq FROM log"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (op, key, version, job) = dict.identified("log", row)?;
+            let seq: i64 = row.get(11)?;
+            if let (Some(job), Some(&newest)) = (job, last.get(&(op, key))) {
+                if newest == seq {
+                    visit(Loaded::Identified { op, key, version, job });
+                    summary.identified += 1;
+                }
+            }
+        }
+        drop(rows);
+        let mut stmt = self.conn.prepare(
+            "SELECT op, count, day, account, region, state, resource_type, category, scanner,
+                    scan_status FROM anonymous",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let table = "anonymous";
+            let op = small(table, "op", row.get(0)?)?;
+            let count: i64 = row.get(1)?;
+            let count = u64::try_from(count).map_err(|_| Failed::damaged(table, "count", count))?;
+            let mut job = dict.job(table, row, 2)?;
+            job.created_ms = job
+                .created_ms
+                .checked_mul(DAY_MS)
+                .ok_or_else(|| Failed::damaged(table, "day", job.created_ms))?;
+            visit(Loaded::Anonymous { op, count, job });
+            summary.anonymous_groups += 1;
+            summary.anonymous_jobs = summary.anonymous_jobs.saturating_add(count);
+        }
+        Ok(summary)
+    }
+}
+
+impl LoadedJob<'_> {
+    /// The owned job (allocates its strings; for tests and small data).
+    #[must_use]
+    pub(crate) fn to_stored(&self) -> StoredJob {
+        let own = |t: Option<Text<'_>>| t.map(|t| t.text.to_owned());
+        StoredJob {
+            created_ms: self.created_ms,
+            account: self.account,
+            region: self.region.text.to_owned(),
+            state: self.state.text.to_owned(),
+            resource_type: self.resource_type.text.to_owned(),
+            message_category: own(self.message_category),
+            malware_scanner: own(self.malware_scanner),
+            scan_result_status: own(self.scan_result_status),
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Commit => "commit changes to",
+            Self::Expire => "expire jobs in",
+            Self::Load => "load jobs from",
+            Self::Open => "open database",
+        })
+    }
+}
+
+/// The in-memory copy of the `dict` table: text to id and back. Ids are 1, 2, ...; 0 in a job
+/// row means "absent" (an optional dimension without a value).
+#[derive(Debug, Default)]
+struct Dict {
+    ids: HashMap<String, u32>,
+    /// `texts[id - 1]`.
+    texts: Vec<String>,
+}
+
+impl Dict {
+    fn read(conn: &Connection) -> Result<Self, Failed> {
+        let mut dict = Self::default();
+        let mut stmt = conn.prepare("SELECT id, text FROM dict ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let text: String = row.get(1)?;
+            // Ids are written densely from 1; anything else was not written by this module.
+            if usize::try_from(id).ok() != Some(dict.texts.len() + 1) {
+                return Err(Failed::damaged("dict", "id", id));
+            }
+            let Ok(id) = u32::try_from(id) else {
+                return Err(Failed::damaged("dict", "id", id));
+            };
+            dict.ids.insert(text.clone(), id);
+            dict.texts.push(text);
+        }
+        Ok(dict)
+    }
+
+    /// The ids of a job's six strings, adding new ones to the table.
+    fn intern_job(
+        &mut self,
+        job: &StoredJob,
+        add: &mut rusqlite::CachedStatement<'_>,
+    ) -> rusqlite::Result<[u32; 6]> {
+        Ok([
+            self.intern(&job.region, add)?,
+            self.intern(&job.state, add)?,
+            self.intern(&job.resource_type, add)?,
+            self.intern_optional(job.message_category.as_deref(), add)?,
+            self.intern_optional(job.malware_scanner.as_deref(), add)?,
+            self.intern_optional(job.scan_result_status.as_deref(), add)?,
+        ])
+    }
+
+    fn intern_optional(
+        &mut self,
+        text: Option<&str>,
+        add: &mut rusqlite::CachedStatement<'_>,
+    ) -> rusqlite::Result<u32> {
+        text.map_or(Ok(0), |t| self.intern(t, add))
+    }
+
+    fn intern(&mut self, text: &str, add: &mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<u32> {
+        if let Some(&id) = self.ids.get(text) {
+            return Ok(id);
+        }
+        let id = u32::try_from(self.texts.len() + 1)
+            .map_err(|_| rusqlite::Error::ToSqlConversionFailure("too many distinct strings".into()))?;
+        add.execute(params![id, text])?;
+        self.ids.insert(text.to_owned(), id);
+        self.texts.push(text.to_owned());
+        Ok(id)
+    }
+
+    /// Forgets the texts from position `len` on (their transaction was rolled back).
+    fn forget_from(&mut self, len: usize) {
+        for text in self.texts.drain(len..) {
+            self.ids.remove(&text);
+        }
+    }
+
+    fn text(&self, table: &'static str, column: &'static str, id: i64) -> Result<Text<'_>, Failed> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.texts.get(i))
+            .and_then(|text| Some(Text { id: u32::try_from(id).ok()?, text }))
+            .ok_or(Failed::damaged(table, column, id))
+    }
+
+    fn optional(&self, table: &'static str, column: &'static str, id: i64) -> Result<Option<Text<'_>>, Failed> {
+        if id == 0 {
+            Ok(None)
+        } else {
+            self.text(table, column, id).map(Some)
+        }
+    }
+
+    /// An identified job in the columns [`JOB_COLUMNS`]; no job for a removal (in `log`).
+    #[expect(clippy::type_complexity, reason = "a private row decoder")]
+    fn identified(
+        &self,
+        table: &'static str,
+        row: &rusqlite::Row<'_>,
+    ) -> Result<(u8, u128, Option<u32>, Option<LoadedJob<'_>>), Failed> {
+        let op = small(table, "op", row.get(0)?)?;
+        let key = u128::from_be_bytes(row.get(1)?);
+        let version = match row.get::<_, Option<i64>>(2)? {
+            None => None,
+            Some(v) => Some(u32::try_from(v).map_err(|_| Failed::damaged(table, "version", v))?),
+        };
+        let job = match row.get::<_, Option<i64>>(3)? {
+            None => None,
+            Some(_) => Some(self.job(table, row, 3)?),
+        };
+        Ok((op, key, version, job))
+    }
+
+    /// The job in columns `at..at + 8` (created_ms or day, account, six string ids).
+    fn job(&self, table: &'static str, row: &rusqlite::Row<'_>, at: usize) -> Result<LoadedJob<'_>, Failed> {
+        Ok(LoadedJob {
+            created_ms: row.get(at)?,
+            account: from_i64(row.get(at + 1)?),
+            region: self.text(table, "region", row.get(at + 2)?)?,
+            state: self.text(table, "state", row.get(at + 3)?)?,
+            resource_type: self.text(table, "resource_type", row.get(at + 4)?)?,
+            message_category: self.optional(table, "category", row.get(at + 5)?)?,
+            malware_scanner: self.optional(table, "scanner", row.get(at + 6)?)?,
+            scan_result_status: self.optional(table, "scan_status", row.get(at + 7)?)?,
+        })
+    }
+}
+
+/// A failure before the path and action are known.
+#[derive(Debug)]
+enum Failed {
+    Damaged { table: &'static str, column: &'static str, value: i64 },
+    Sqlite(rusqlite::Error),
+}
+
+impl Failed {
+    fn damaged(table: &'static str, column: &'static str, value: i64) -> Self {
+        Self::Damaged { table, column, value }
+    }
+
+    /// The public error, naming the database and what was being done.
+    fn locate(self, path: &Path, action: Action) -> StoreError {
+        match self {
+            Self::Damaged { table, column, value } => {
+                StoreError::Damaged { path: path.to_path_buf(), table, column, value }
+            }
+            Self::Sqlite(source) => classify(path, action, source),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Failed {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// Hashes (op, key) pairs, whose keys are already uniform hashes, by folding their bits.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.0 ^= u64::from(n);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        // The high half goes on top: hashbrown takes its control bits from the top 7 bits.
+        let folded = (n >> 64) as u64 ^ (n as u64).rotate_left(32);
+        self.0 = self.0.rotate_left(5) ^ folded;
+    }
+}
+
+/// Moves the log into `jobs`: the last entry of each key replaces or removes its job.
+fn merge(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT OR REPLACE INTO jobs ({JOB_COLUMNS}) SELECT {JOB_COLUMNS} FROM log
+             WHERE {LAST_IN_LOG} AND created_ms IS NOT NULL ORDER BY op, key"
+        ),
+        [],
+    )?;
+    // Removals are few; deleting them one by one by primary key never scans `jobs`.
+    let mut removals =
+        conn.prepare(&format!("SELECT op, key FROM log WHERE {LAST_IN_LOG} AND created_ms IS NULL"))?;
+    let mut delete = conn.prepare("DELETE FROM jobs WHERE op = ?1 AND key = ?2")?;
+    let mut rows = removals.query([])?;
+    while let Some(row) = rows.next()? {
+        delete.execute(params![row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?])?;
+    }
+    drop(rows);
+    conn.execute("DELETE FROM log", [])?;
+    Ok(())
+}
+
+fn classify(path: &Path, action: Action, source: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::InUse { path },
+        _ => StoreError::Sqlite { path, action, source },
+    }
+}
+
+fn small(table: &'static str, column: &'static str, value: i64) -> Result<u8, Failed> {
+    u8::try_from(value).map_err(|_| Failed::damaged(table, column, value))
+}
+
+/// Account ids are stored as SQLite's signed 64-bit integers, bit for bit.
+fn to_i64(account: u64) -> i64 {
+    i64::from_ne_bytes(account.to_ne_bytes())
+}
+
+fn from_i64(account: i64) -> u64 {
+    u64::from_ne_bytes(account.to_ne_bytes())
+}
+
+fn widen(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
