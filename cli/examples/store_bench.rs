@@ -118,11 +118,17 @@ fn main() -> Res<()> {
             }
             report("fill", jobs, start.elapsed(), in_commit, &at.dir);
         }
-        Command::Ingest { at, changes, batch, replace } => {
+        Command::Ingest {
+            at,
+            changes,
+            batch,
+            replace,
+        } => {
             let mut db = open(&at)?;
             let mut next = read_count(&at.dir)?;
             let mut rng = Rng(next ^ 0xbeef);
-            let (start, mut in_commit, mut worst) = (Instant::now(), Duration::ZERO, Duration::ZERO);
+            let (start, mut in_commit, mut worst) =
+                (Instant::now(), Duration::ZERO, Duration::ZERO);
             let mut left = changes;
             while left > 0 {
                 let n = left.min(batch as u64);
@@ -145,7 +151,10 @@ fn main() -> Res<()> {
                 write_count(&at.dir, next)?;
             }
             report("ingest", changes, start.elapsed(), in_commit, &at.dir);
-            println!("  slowest commit {:.1} ms; jobs now {next}", worst.as_secs_f64() * 1e3);
+            println!(
+                "  slowest commit {:.1} ms; jobs now {next}",
+                worst.as_secs_f64() * 1e3
+            );
         }
         Command::Load { at } => {
             let t = Instant::now();
@@ -166,7 +175,11 @@ fn main() -> Res<()> {
             let mut db = Store::open(&at.dir)?.with_log_limit(at.log_limit);
             let t = Instant::now();
             let gone = db.expire(END_MS - 30 * DAY_MS + days * DAY_MS)?;
-            println!("expire: {gone:?} in {:.3} s, files {}", t.elapsed().as_secs_f64(), size(&at.dir));
+            println!(
+                "expire: {gone:?} in {:.3} s, files {}",
+                t.elapsed().as_secs_f64(),
+                size(&at.dir)
+            );
         }
     }
     Ok(())
@@ -192,12 +205,32 @@ fn report(what: &str, n: u64, total: Duration, in_commit: Duration, dir: &Path) 
 /// The job number `i`'s upsert, with random fields (the same key each time `i` is drawn).
 fn upsert(i: u64, rng: &mut Rng) -> Change {
     const REGIONS: [&str; 8] = [
-        "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1",
-        "ap-northeast-1", "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-1",
+        "ap-northeast-1",
+        "sa-east-1",
     ];
-    const STATES: [&str; 6] = ["CREATED", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "EXPIRED"];
-    const TYPES: [&str; 8] = ["EC2", "EBS", "RDS", "S3", "EFS", "DynamoDB", "Aurora", "FSx"];
-    const CATEGORIES: [&str; 4] = ["SUCCESS", "ACCESS_DENIED", "AWS_BACKUP_ERROR", "INVALID_PARAMETERS"];
+    const STATES: [&str; 6] = [
+        "CREATED",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "ABORTED",
+        "EXPIRED",
+    ];
+    const TYPES: [&str; 8] = [
+        "EC2", "EBS", "RDS", "S3", "EFS", "DynamoDB", "Aurora", "FSx",
+    ];
+    const CATEGORIES: [&str; 4] = [
+        "SUCCESS",
+        "ACCESS_DENIED",
+        "AWS_BACKUP_ERROR",
+        "INVALID_PARAMETERS",
+    ];
     let r = rng.next();
     let pick = |list: &[&str], shift: u32| list[((r >> shift) as usize) % list.len()].to_owned();
     let op = (i % 4) as u8;
@@ -273,13 +306,18 @@ impl Backend for Store {
     fn load(&self) -> Res<(u64, u64)> {
         let mut sum = 0u64;
         let summary = Self::load(self, |item| {
-            if let Loaded::Identified { key, version, job, .. } = item {
+            if let Loaded::Identified {
+                key, version, job, ..
+            } = item
+            {
                 sum = sum
                     .wrapping_add(key as u64)
                     .wrapping_add(u64::from(version.unwrap_or(0)))
                     .wrapping_add(job.created_ms as u64)
                     .wrapping_add(job.account)
-                    .wrapping_add(u64::from(job.region.id + job.state.id + job.resource_type.id))
+                    .wrapping_add(u64::from(
+                        job.region.id + job.state.id + job.resource_type.id,
+                    ))
                     .wrapping_add(u64::from(job.message_category.map_or(0, |t| t.id)));
             }
         })?;
@@ -351,8 +389,17 @@ mod redb_store {
                 let mut dict = tx.open_table(DICT)?;
                 for change in changes {
                     match change {
-                        Change::Upsert { op, key, version, job } => {
-                            let StoredJob { created_ms, account, .. } = job;
+                        Change::Upsert {
+                            op,
+                            key,
+                            version,
+                            job,
+                        } => {
+                            let StoredJob {
+                                created_ms,
+                                account,
+                                ..
+                            } = job;
                             let mut v = [0u8; 45];
                             v[0] = u8::from(version.is_some());
                             v[1..5].copy_from_slice(&version.unwrap_or(0).to_le_bytes());
@@ -387,14 +434,17 @@ mod redb_store {
             let tx = self.db.begin_read()?;
             let jobs = tx.open_table(JOBS)?;
             let (mut count, mut sum) = (0u64, 0u64);
-            let word = |v: &[u8], at: usize| -> Res<u32> { Ok(u32::from_le_bytes(v[at..at + 4].try_into()?)) };
+            let word = |v: &[u8], at: usize| -> Res<u32> {
+                Ok(u32::from_le_bytes(v[at..at + 4].try_into()?))
+            };
             for entry in jobs.iter()? {
                 let (k, v) = entry?;
                 let (_, key) = k.value();
                 let v = v.value();
                 let created = i64::from_le_bytes(v[5..13].try_into()?);
                 let account = u64::from_le_bytes(v[13..21].try_into()?);
-                let (region, state, rtype, cat) = (word(v, 21)?, word(v, 25)?, word(v, 29)?, word(v, 33)?);
+                let (region, state, rtype, cat) =
+                    (word(v, 21)?, word(v, 25)?, word(v, 29)?, word(v, 33)?);
                 let region = &self.texts[region as usize - 1];
                 sum = sum
                     .wrapping_add(key as u64)

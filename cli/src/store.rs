@@ -83,7 +83,7 @@ const ADD_ANONYMOUS: &str = "INSERT INTO anonymous
 const ADD_TEXT: &str = "INSERT INTO dict (id, text) VALUES (?1, ?2)";
 
 /// One job as the store keeps it: every field the cube needs to rebuild its cell.
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, Ord, PartialEq, PartialOrd)]
 pub(crate) struct StoredJob {
     /// `CreationDate`, epoch milliseconds.
     pub(crate) created_ms: i64,
@@ -143,9 +143,18 @@ pub(crate) struct LoadedJob<'a> {
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub(crate) enum Loaded<'a> {
     /// An identified job, its current version.
-    Identified { op: u8, key: u128, version: Option<u32>, job: LoadedJob<'a> },
+    Identified {
+        op: u8,
+        key: u128,
+        version: Option<u32>,
+        job: LoadedJob<'a>,
+    },
     /// `count` anonymous jobs of one operation, UTC creation day and set of dimension values.
-    Anonymous { op: u8, count: u64, job: LoadedJob<'a> },
+    Anonymous {
+        op: u8,
+        count: u64,
+        job: LoadedJob<'a>,
+    },
 }
 
 /// What [`Store::load`] streamed.
@@ -188,7 +197,12 @@ pub(crate) enum StoreError {
         "database {} is damaged: table {table}, column {column} holds {value}, which is out of range",
         path.display()
     )]
-    Damaged { path: PathBuf, table: &'static str, column: &'static str, value: i64 },
+    Damaged {
+        path: PathBuf,
+        table: &'static str,
+        column: &'static str,
+        value: i64,
+    },
     /// The file is an SQLite database of some other program.
     #[error(
         "{} is not a backup-summaries job store (SQLite application id {found:#x}); move it away or choose another data directory",
@@ -206,7 +220,11 @@ pub(crate) enum StoreError {
     NotADatabase { path: PathBuf },
     /// SQLite failed.
     #[error("cannot {action} {}: {source}", path.display())]
-    Sqlite { path: PathBuf, action: Action, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        action: Action,
+        source: rusqlite::Error,
+    },
     /// The database was written by another schema version.
     #[error(
         "database {} has schema version {found}; this build reads version {SCHEMA_VERSION}",
@@ -243,47 +261,75 @@ impl Store {
     /// The directory cannot be created, the database cannot be opened or is in use by another
     /// process, or the file in it is not a job store of this schema version.
     pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(FILE_NAME);
         let fail = |source| classify(&path, Action::Open, source);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(&path, flags).map_err(fail)?;
-        conn.busy_timeout(Duration::from_millis(200)).map_err(fail)?;
+        conn.busy_timeout(Duration::from_millis(200))
+            .map_err(fail)?;
         // Exclusive: one process per directory, and WAL needs no shared-memory file. Set before
         // the first read, which takes the lock.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(fail)?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(fail)?;
         // Reads the header: a file that is not SQLite fails here, before anything is written.
-        let found: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(fail)?;
-        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(fail)?;
-        let tables: i64 =
-            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(fail)?;
+        let found: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(fail)?;
+        let version: i32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(fail)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(fail)?;
         let fresh = found == 0 && version == 0 && tables == 0;
         if !fresh && found != APPLICATION_ID {
             return Err(StoreError::Foreign { path, found });
         }
         if !fresh && version != SCHEMA_VERSION {
-            return Err(StoreError::Version { path, found: version });
+            return Err(StoreError::Version {
+                path,
+                found: version,
+            });
         }
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
             .map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(fail)?;
-        conn.pragma_update(None, "cache_size", -65_536).map_err(fail)?; // 64 MiB
-        conn.pragma_update(None, "journal_size_limit", 64 << 20).map_err(fail)?;
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(fail)?; // the merge's sorts
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(fail)?; // 64 MiB
+        conn.pragma_update(None, "journal_size_limit", 64 << 20)
+            .map_err(fail)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(fail)?; // the merge's sorts
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
         if fresh {
             tx.execute_batch(SCHEMA).map_err(fail)?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(fail)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(fail)?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(fail)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(fail)?;
         }
         let dict = Dict::read(&tx).map_err(|e| e.locate(&path, Action::Open))?;
-        let log_rows: i64 = tx.query_row("SELECT count(*) FROM log", [], |r| r.get(0)).map_err(fail)?;
+        let log_rows: i64 = tx
+            .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
         let log_rows = u64::try_from(log_rows).unwrap_or(0);
-        Ok(Self { conn, path, dict, log_rows, log_limit: DEFAULT_LOG_LIMIT })
+        Ok(Self {
+            conn,
+            path,
+            dict,
+            log_rows,
+            log_limit: DEFAULT_LOG_LIMIT,
+        })
     }
 
     /// Sets how many log entries trigger a merge (at least 1; default [`DEFAULT_LOG_LIMIT`]).
@@ -332,15 +378,26 @@ impl Store {
     /// SQLite failed; then nothing is deleted.
     pub(crate) fn expire(&mut self, cutoff_ms: i64) -> Result<Expired, StoreError> {
         let fail = |source| classify(&self.path, Action::Expire, source);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
         merge(&tx).map_err(fail)?; // so that no log entry can hide or revive an expired job
-        let identified = tx.execute("DELETE FROM jobs WHERE created_ms < ?1", [cutoff_ms]).map_err(fail)?;
+        let identified = tx
+            .execute("DELETE FROM jobs WHERE created_ms < ?1", [cutoff_ms])
+            .map_err(fail)?;
         let anonymous_groups = tx
-            .execute("DELETE FROM anonymous WHERE day < ?1", [cutoff_ms.div_euclid(DAY_MS)])
+            .execute(
+                "DELETE FROM anonymous WHERE day < ?1",
+                [cutoff_ms.div_euclid(DAY_MS)],
+            )
             .map_err(fail)?;
         tx.commit().map_err(fail)?;
         self.log_rows = 0;
-        Ok(Expired { identified: widen(identified), anonymous_groups: widen(anonymous_groups) })
+        Ok(Expired {
+            identified: widen(identified),
+            anonymous_groups: widen(anonymous_groups),
+        })
     }
 
     /// Streams every stored job to `visit`: identified jobs (in key order), then anonymous
@@ -349,13 +406,19 @@ impl Store {
     /// # Errors
     ///
     /// SQLite failed, or a row holds a value this build cannot have written.
-    pub(crate) fn load(&self, mut visit: impl FnMut(Loaded<'_>)) -> Result<LoadSummary, StoreError> {
-        self.read_all(&mut visit).map_err(|e| e.locate(&self.path, Action::Load))
+    pub(crate) fn load(
+        &self,
+        mut visit: impl FnMut(Loaded<'_>),
+    ) -> Result<LoadSummary, StoreError> {
+        self.read_all(&mut visit)
+            .map_err(|e| e.locate(&self.path, Action::Load))
     }
 
     /// Appends `changes` (merging the log if it reaches the limit); returns the new log length.
     fn write(&mut self, changes: &[Change]) -> rusqlite::Result<u64> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut log_rows = self.log_rows;
         {
             let mut upsert = tx.prepare_cached(APPEND_UPSERT)?;
@@ -364,7 +427,12 @@ impl Store {
             let mut add_text = tx.prepare_cached(ADD_TEXT)?;
             for change in changes {
                 match change {
-                    Change::Upsert { op, key, version, job } => {
+                    Change::Upsert {
+                        op,
+                        key,
+                        version,
+                        job,
+                    } => {
                         let d = self.dict.intern_job(job, &mut add_text)?;
                         upsert.execute(params![
                             op,
@@ -422,25 +490,41 @@ impl Store {
             last.insert((op, u128::from_be_bytes(row.get(2)?)), row.get(0)?);
         }
         drop(rows);
-        let mut stmt = self.conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let (op, key, version, job) = dict.identified("jobs", row)?;
             if last.is_empty() || !last.contains_key(&(op, key)) {
-                let Some(job) = job else { return Err(Failed::damaged("jobs", "created_ms", 0)) };
-                visit(Loaded::Identified { op, key, version, job });
+                let Some(job) = job else {
+                    return Err(Failed::damaged("jobs", "created_ms", 0));
+                };
+                visit(Loaded::Identified {
+                    op,
+                    key,
+                    version,
+                    job,
+                });
                 summary.identified += 1;
             }
         }
         drop(rows);
-        let mut stmt = self.conn.prepare(&format!("SELECT {JOB_COLUMNS}, seq FROM log"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {JOB_COLUMNS}, seq FROM log"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let (op, key, version, job) = dict.identified("log", row)?;
             let seq: i64 = row.get(11)?;
             if let (Some(job), Some(&newest)) = (job, last.get(&(op, key))) {
                 if newest == seq {
-                    visit(Loaded::Identified { op, key, version, job });
+                    visit(Loaded::Identified {
+                        op,
+                        key,
+                        version,
+                        job,
+                    });
                     summary.identified += 1;
                 }
             }
@@ -472,7 +556,7 @@ impl Store {
 impl LoadedJob<'_> {
     /// The owned job (allocates its strings; for tests and small data).
     #[must_use]
-    pub(crate) fn to_stored(&self) -> StoredJob {
+    pub(crate) fn to_stored(self) -> StoredJob {
         let own = |t: Option<Text<'_>>| t.map(|t| t.text.to_owned());
         StoredJob {
             created_ms: self.created_ms,
@@ -552,12 +636,17 @@ impl Dict {
         text.map_or(Ok(0), |t| self.intern(t, add))
     }
 
-    fn intern(&mut self, text: &str, add: &mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<u32> {
+    fn intern(
+        &mut self,
+        text: &str,
+        add: &mut rusqlite::CachedStatement<'_>,
+    ) -> rusqlite::Result<u32> {
         if let Some(&id) = self.ids.get(text) {
             return Ok(id);
         }
-        let id = u32::try_from(self.texts.len() + 1)
-            .map_err(|_| rusqlite::Error::ToSqlConversionFailure("too many distinct strings".into()))?;
+        let id = u32::try_from(self.texts.len() + 1).map_err(|_| {
+            rusqlite::Error::ToSqlConversionFailure("too many distinct strings".into())
+        })?;
         add.execute(params![id, text])?;
         self.ids.insert(text.to_owned(), id);
         self.texts.push(text.to_owned());
@@ -576,11 +665,21 @@ impl Dict {
             .ok()
             .and_then(|i| i.checked_sub(1))
             .and_then(|i| self.texts.get(i))
-            .and_then(|text| Some(Text { id: u32::try_from(id).ok()?, text }))
+            .and_then(|text| {
+                Some(Text {
+                    id: u32::try_from(id).ok()?,
+                    text,
+                })
+            })
             .ok_or(Failed::damaged(table, column, id))
     }
 
-    fn optional(&self, table: &'static str, column: &'static str, id: i64) -> Result<Option<Text<'_>>, Failed> {
+    fn optional(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+    ) -> Result<Option<Text<'_>>, Failed> {
         if id == 0 {
             Ok(None)
         } else {
@@ -589,7 +688,6 @@ impl Dict {
     }
 
     /// An identified job in the columns [`JOB_COLUMNS`]; no job for a removal (in `log`).
-    #[expect(clippy::type_complexity, reason = "a private row decoder")]
     fn identified(
         &self,
         table: &'static str,
@@ -609,7 +707,12 @@ impl Dict {
     }
 
     /// The job in columns `at..at + 8` (created_ms or day, account, six string ids).
-    fn job(&self, table: &'static str, row: &rusqlite::Row<'_>, at: usize) -> Result<LoadedJob<'_>, Failed> {
+    fn job(
+        &self,
+        table: &'static str,
+        row: &rusqlite::Row<'_>,
+        at: usize,
+    ) -> Result<LoadedJob<'_>, Failed> {
         Ok(LoadedJob {
             created_ms: row.get(at)?,
             account: from_i64(row.get(at + 1)?),
@@ -626,21 +729,36 @@ impl Dict {
 /// A failure before the path and action are known.
 #[derive(Debug)]
 enum Failed {
-    Damaged { table: &'static str, column: &'static str, value: i64 },
+    Damaged {
+        table: &'static str,
+        column: &'static str,
+        value: i64,
+    },
     Sqlite(rusqlite::Error),
 }
 
 impl Failed {
     fn damaged(table: &'static str, column: &'static str, value: i64) -> Self {
-        Self::Damaged { table, column, value }
+        Self::Damaged {
+            table,
+            column,
+            value,
+        }
     }
 
     /// The public error, naming the database and what was being done.
     fn locate(self, path: &Path, action: Action) -> StoreError {
         match self {
-            Self::Damaged { table, column, value } => {
-                StoreError::Damaged { path: path.to_path_buf(), table, column, value }
-            }
+            Self::Damaged {
+                table,
+                column,
+                value,
+            } => StoreError::Damaged {
+                path: path.to_path_buf(),
+                table,
+                column,
+                value,
+            },
             Self::Sqlite(source) => classify(path, action, source),
         }
     }
@@ -688,8 +806,9 @@ fn merge(conn: &Connection) -> rusqlite::Result<()> {
         [],
     )?;
     // Removals are few; deleting them one by one by primary key never scans `jobs`.
-    let mut removals =
-        conn.prepare(&format!("SELECT op, key FROM log WHERE {LAST_IN_LOG} AND created_ms IS NULL"))?;
+    let mut removals = conn.prepare(&format!(
+        "SELECT op, key FROM log WHERE {LAST_IN_LOG} AND created_ms IS NULL"
+    ))?;
     let mut delete = conn.prepare("DELETE FROM jobs WHERE op = ?1 AND key = ?2")?;
     let mut rows = removals.query([])?;
     while let Some(row) = rows.next()? {
@@ -705,7 +824,11 @@ fn classify(path: &Path, action: Action, source: rusqlite::Error) -> StoreError 
     match source.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => StoreError::NotADatabase { path },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::InUse { path },
-        _ => StoreError::Sqlite { path, action, source },
+        _ => StoreError::Sqlite {
+            path,
+            action,
+            source,
+        },
     }
 }
 
@@ -724,4 +847,487 @@ fn from_i64(account: i64) -> u64 {
 
 fn widen(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::hash_map::RandomState;
+    use std::collections::BTreeMap;
+    use std::error::Error;
+    use std::hash::BuildHasher as _;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::thread;
+
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn Error>>;
+
+    /// Identified jobs by (op, key), and anonymous counts by (op, job).
+    type State = (
+        BTreeMap<(u8, u128), (Option<u32>, StoredJob)>,
+        BTreeMap<(u8, StoredJob), u64>,
+    );
+
+    fn snapshot(store: &Store) -> Result<State, Box<dyn Error>> {
+        let (mut identified, mut anonymous) = (BTreeMap::new(), BTreeMap::new());
+        let mut twice = None;
+        let summary = store.load(|item| match item {
+            Loaded::Identified {
+                op,
+                key,
+                version,
+                job,
+            } => {
+                if identified
+                    .insert((op, key), (version, job.to_stored()))
+                    .is_some()
+                {
+                    twice = Some((op, key));
+                }
+            }
+            Loaded::Anonymous { op, count, job } => {
+                *anonymous.entry((op, job.to_stored())).or_insert(0) += count;
+            }
+        })?;
+        if let Some(k) = twice {
+            return Err(format!("job {k:?} loaded twice").into());
+        }
+        assert_eq!(summary.identified, identified.len() as u64);
+        assert_eq!(summary.anonymous_jobs, anonymous.values().sum::<u64>());
+        Ok((identified, anonymous))
+    }
+
+    fn job(created_ms: i64, state: &str, category: Option<&str>) -> StoredJob {
+        StoredJob {
+            created_ms,
+            account: 123_456_789_012,
+            region: "eu-west-1".to_owned(),
+            state: state.to_owned(),
+            resource_type: "EC2".to_owned(),
+            message_category: category.map(str::to_owned),
+            malware_scanner: None,
+            scan_result_status: None,
+        }
+    }
+
+    fn upsert(op: u8, key: u128, version: Option<u32>, job: &StoredJob) -> Change {
+        Change::Upsert {
+            op,
+            key,
+            version,
+            job: job.clone(),
+        }
+    }
+
+    const DAY0: i64 = 20_000 * DAY_MS;
+
+    #[test]
+    fn round_trip_upserts_anonymous_and_removals() -> TestResult {
+        for limit in [1, 3, DEFAULT_LOG_LIMIT] {
+            let dir = tempfile::tempdir()?;
+            let mut store = Store::open(dir.path())?.with_log_limit(limit);
+            let a = job(DAY0 + 5, "RUNNING", None);
+            let mut b = job(DAY0 + DAY_MS + 7, "COMPLETED", Some("SUCCESS"));
+            b.malware_scanner = Some("GUARDDUTY".to_owned());
+            b.scan_result_status = Some("NO_THREATS_FOUND".to_owned());
+            b.account = u64::MAX; // beyond i64: stored bit for bit
+            store.commit(&[
+                upsert(0, 1, Some(10), &a),
+                upsert(3, 1, None, &b),
+                upsert(1, u128::MAX, Some(u32::MAX), &a),
+                Change::Anonymous {
+                    op: 2,
+                    job: a.clone(),
+                },
+                Change::Anonymous {
+                    op: 2,
+                    job: job(DAY0 + 99, "RUNNING", None),
+                },
+                Change::Anonymous {
+                    op: 2,
+                    job: b.clone(),
+                },
+            ])?;
+            store.commit(&[
+                Change::Remove {
+                    op: 1,
+                    key: u128::MAX,
+                },
+                Change::Remove { op: 0, key: 77 },
+            ])?;
+            let (identified, anonymous) = snapshot(&store)?;
+            let expected =
+                BTreeMap::from([((0, 1), (Some(10), a.clone())), ((3, 1), (None, b.clone()))]);
+            assert_eq!(identified, expected, "log limit {limit}");
+            // Anonymous jobs come back per day, dated to the start of it.
+            let day_of = |j: &StoredJob| StoredJob {
+                created_ms: j.created_ms.div_euclid(DAY_MS) * DAY_MS,
+                ..j.clone()
+            };
+            let expected = BTreeMap::from([((2, day_of(&a)), 2), ((2, day_of(&b)), 1)]);
+            assert_eq!(anonymous, expected, "log limit {limit}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn upsert_replaces_every_field_and_removal_after_upsert_wins() -> TestResult {
+        for limit in [1, 2, DEFAULT_LOG_LIMIT] {
+            let dir = tempfile::tempdir()?;
+            let mut store = Store::open(dir.path())?.with_log_limit(limit);
+            let old = job(DAY0, "RUNNING", None);
+            let new = job(DAY0 + 3 * DAY_MS, "FAILED", Some("ACCESS_DENIED"));
+            store.commit(&[upsert(0, 5, Some(1), &old), upsert(0, 6, Some(1), &old)])?;
+            store.commit(&[upsert(0, 5, Some(2), &new)])?;
+            store.commit(&[upsert(0, 6, None, &new), Change::Remove { op: 0, key: 6 }])?;
+            store.commit(&[upsert(1, 6, Some(9), &old), upsert(1, 6, Some(8), &new)])?;
+            let (identified, _) = snapshot(&store)?;
+            let expected = BTreeMap::from([
+                ((0, 5), (Some(2), new.clone())),
+                ((1, 6), (Some(8), new.clone())),
+            ]);
+            assert_eq!(identified, expected, "log limit {limit}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn expire_deletes_jobs_created_before_the_cutoff() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path())?.with_log_limit(4);
+        let (d10, d11, d12) = (
+            job(DAY0, "RUNNING", None),
+            job(DAY0 + DAY_MS, "RUNNING", None),
+            job(DAY0 + 2 * DAY_MS, "RUNNING", None),
+        );
+        // Merged into `jobs` (the limit is reached), then replaced in the log.
+        store.commit(&[
+            upsert(0, 1, None, &d10),
+            upsert(0, 2, None, &d12),
+            upsert(0, 3, None, &d10),
+            upsert(0, 4, None, &d11),
+        ])?;
+        store.commit(&[upsert(0, 1, None, &d12), upsert(0, 2, None, &d10)])?;
+        store.commit(&[
+            Change::Anonymous { op: 1, job: d10 },
+            Change::Anonymous {
+                op: 1,
+                job: d11.clone(),
+            },
+        ])?;
+        let cutoff = DAY0 + DAY_MS;
+        let gone = store.expire(cutoff)?;
+        assert_eq!(
+            gone,
+            Expired {
+                identified: 2,
+                anonymous_groups: 1
+            }
+        );
+        drop(store);
+        let store = Store::open(dir.path())?;
+        let (identified, anonymous) = snapshot(&store)?;
+        let expected = BTreeMap::from([((0, 1), (None, d12)), ((0, 4), (None, d11.clone()))]);
+        assert_eq!(identified, expected);
+        assert_eq!(anonymous, BTreeMap::from([((1, d11), 1)]));
+        Ok(())
+    }
+
+    #[test]
+    fn reopen_after_drop_sees_everything() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let before = {
+            let mut store = Store::open(dir.path())?.with_log_limit(50);
+            for n in 0..40u32 {
+                let j = job(
+                    DAY0 + i64::from(n),
+                    if n % 2 == 0 { "RUNNING" } else { "COMPLETED" },
+                    None,
+                );
+                let extra = job(DAY0, &format!("STATE{n}"), Some(&format!("C{n}")));
+                store.commit(&[
+                    upsert(0, u128::from(n), Some(n), &j),
+                    upsert(2, u128::from(n % 7), Some(n), &extra),
+                    Change::Anonymous { op: 3, job: j },
+                ])?;
+            }
+            snapshot(&store)?
+        };
+        assert_eq!(before.0.len(), 47);
+        let store = Store::open(dir.path())?;
+        assert_eq!(snapshot(&store)?, before);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_commit_changes_nothing_and_forgets_its_strings() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path())?;
+        store.commit(&[upsert(0, 1, None, &job(DAY0, "RUNNING", None))])?;
+        let before = snapshot(&store)?;
+        // Make SQLite refuse the commit halfway, after a new string was interned.
+        store.conn.execute_batch("CREATE TRIGGER no_more BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'refused'); END;")?;
+        let err = store.commit(&[upsert(0, 2, None, &job(DAY0, "NEW_STATE", None))]);
+        let Err(err) = err else {
+            return Err("the commit should fail".into());
+        };
+        assert!(
+            err.to_string().starts_with("cannot commit changes to "),
+            "{err}"
+        );
+        assert!(err.to_string().contains(FILE_NAME), "{err}");
+        assert!(!store.dict.ids.contains_key("NEW_STATE"));
+        store.conn.execute_batch("DROP TRIGGER no_more;")?;
+        assert_eq!(snapshot(&store)?, before);
+        store.commit(&[upsert(0, 2, None, &job(DAY0, "NEW_STATE", None))])?;
+        drop(store);
+        assert_eq!(snapshot(&Store::open(dir.path())?)?.0.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn foreign_damaged_and_busy_files_are_clear_errors() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join(FILE_NAME), vec![b'x'; 8192])?;
+        let err = Store::open(dir.path()).err().ok_or("garbage opened")?;
+        assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&dir.path().join(FILE_NAME).display().to_string()),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir()?;
+        Connection::open(dir.path().join(FILE_NAME))?.execute_batch("CREATE TABLE t (x);")?;
+        let err = Store::open(dir.path())
+            .err()
+            .ok_or("foreign database opened")?;
+        assert!(
+            matches!(err, StoreError::Foreign { found: 0, .. }),
+            "{err:?}"
+        );
+
+        let dir = tempfile::tempdir()?;
+        drop(Store::open(dir.path())?);
+        Connection::open(dir.path().join(FILE_NAME))?.pragma_update(None, "user_version", 99)?;
+        let err = Store::open(dir.path())
+            .err()
+            .ok_or("future schema opened")?;
+        assert!(
+            matches!(err, StoreError::Version { found: 99, .. }),
+            "{err:?}"
+        );
+
+        let dir = tempfile::tempdir()?;
+        let _held = Store::open(dir.path())?;
+        let err = Store::open(dir.path())
+            .err()
+            .ok_or("second open succeeded")?;
+        assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+
+        let file = tempfile::NamedTempFile::new()?;
+        let err = Store::open(file.path())
+            .err()
+            .ok_or("a file as directory")?;
+        assert!(
+            err.to_string().starts_with("cannot create data directory "),
+            "{err}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn damaged_rows_are_errors_not_panics() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path())?;
+        store.commit(&[upsert(0, 1, None, &job(DAY0, "RUNNING", None))])?;
+        store.conn.execute_batch("UPDATE log SET region = 999;")?;
+        let err = store.load(|_| {}).err().ok_or("damaged row loaded")?;
+        assert!(
+            matches!(
+                err,
+                StoreError::Damaged {
+                    table: "log",
+                    column: "region",
+                    value: 999,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        Ok(())
+    }
+
+    // The crash test: this same test binary, run again with CRASH_DIR set, acts as the child
+    // (`crash_child`), committing numbered batches and printing each acknowledged number.
+
+    const CRASH_DIR: &str = "BACKUP_SUMMARIES_STORE_CRASH_DIR";
+    /// Small, so that the killed children also die inside merges.
+    const CRASH_LOG_LIMIT: u64 = 300;
+    const SHARED: u32 = 10;
+
+    fn batch_job(n: u64, i: u32) -> StoredJob {
+        let states = ["CREATED", "RUNNING", "COMPLETED", "FAILED"];
+        StoredJob {
+            created_ms: DAY0 + (n % 5) as i64 * DAY_MS + i64::from(i),
+            account: 100_000_000_000 + u64::from(i % 3),
+            region: format!("region-{}", n % 50), // new strings keep coming
+            state: states[(n as usize + i as usize) % 4].to_owned(),
+            resource_type: "EC2".to_owned(),
+            message_category: (i % 3 == 0).then(|| "SUCCESS".to_owned()),
+            malware_scanner: None,
+            scan_result_status: None,
+        }
+    }
+
+    /// Batch `n` (from 1): 20 new jobs, a new version of the shared jobs, removals of five jobs
+    /// of batch n - 1, and three anonymous jobs.
+    fn batch(n: u64) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for i in 0..20u32 {
+            changes.push(upsert(
+                (i % 4) as u8,
+                (u128::from(n) << 32) | u128::from(i),
+                Some(n as u32),
+                &batch_job(n, i),
+            ));
+        }
+        for j in 0..SHARED {
+            changes.push(upsert(
+                (j % 4) as u8,
+                u128::MAX - u128::from(j),
+                Some(n as u32),
+                &batch_job(n, 100 + j),
+            ));
+        }
+        if n > 1 {
+            changes.extend((0..5u32).map(|i| Change::Remove {
+                op: (i % 4) as u8,
+                key: (u128::from(n - 1) << 32) | u128::from(i),
+            }));
+        }
+        let anonymous = job(DAY0 + (n % 3) as i64 * DAY_MS, "COMPLETED", None);
+        changes.extend((0..3).map(|_| Change::Anonymous {
+            op: 1,
+            job: anonymous.clone(),
+        }));
+        changes
+    }
+
+    /// The state after batches 1..=last.
+    fn model(last: u64) -> State {
+        let (mut identified, mut anonymous) = (BTreeMap::new(), BTreeMap::new());
+        for n in 1..=last {
+            for change in batch(n) {
+                match change {
+                    Change::Upsert {
+                        op,
+                        key,
+                        version,
+                        job,
+                    } => {
+                        identified.insert((op, key), (version, job));
+                    }
+                    Change::Remove { op, key } => {
+                        identified.remove(&(op, key));
+                    }
+                    Change::Anonymous { op, job } => *anonymous.entry((op, job)).or_insert(0) += 1,
+                }
+            }
+        }
+        (identified, anonymous)
+    }
+
+    /// The last batch in the store: the version of the shared jobs (0 when empty).
+    fn last_batch(state: &State) -> u64 {
+        state
+            .0
+            .get(&(0, u128::MAX))
+            .and_then(|(v, _)| *v)
+            .map_or(0, u64::from)
+    }
+
+    #[test]
+    fn crash_child() -> TestResult {
+        let Some(dir) = std::env::var_os(CRASH_DIR) else {
+            return Ok(());
+        }; // only as the child
+        let mut store = Store::open(Path::new(&dir))?.with_log_limit(CRASH_LOG_LIMIT);
+        let mut n = last_batch(&snapshot(&store)?) + 1;
+        let mut out = io::stdout();
+        loop {
+            store.commit(&batch(n))?;
+            writeln!(out, "ack {n}")?;
+            out.flush()?;
+            n += 1;
+        }
+    }
+
+    #[test]
+    fn kill_9_keeps_every_acknowledged_batch_and_no_partial_one() -> TestResult {
+        if std::env::var_os(CRASH_DIR).is_some() {
+            return Ok(()); // the child runs crash_child only; this guards against recursion
+        }
+        let dir = tempfile::tempdir()?;
+        let exe = std::env::current_exe()?;
+        let random = RandomState::new();
+        let (mut acknowledged, mut rounds_with_progress) = (0, 0);
+        for round in 0..24u64 {
+            let mut child = Command::new(&exe)
+                .args([
+                    "store::tests::crash_child",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CRASH_DIR, dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()?;
+            let stdout = child.stdout.take().ok_or("no child stdout")?;
+            let (tx, rx) = mpsc::channel();
+            let reader = thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Some(n) = line
+                        .strip_prefix("ack ")
+                        .and_then(|n| n.parse::<u64>().ok())
+                    {
+                        let _ = tx.send(n);
+                    }
+                }
+            });
+            // Wait for the child to be running, then kill it at a random moment.
+            let first = rx.recv_timeout(Duration::from_secs(20));
+            thread::sleep(Duration::from_micros(random.hash_one(round) % 60_000));
+            child.kill()?; // SIGKILL
+            child.wait()?;
+            reader.join().map_err(|_| "reader thread panicked")?;
+            let last_ack = rx.try_iter().chain(first.ok()).max();
+            if let Some(n) = last_ack {
+                assert!(n >= acknowledged, "acks go forward");
+                if n > acknowledged {
+                    rounds_with_progress += 1;
+                }
+                acknowledged = n;
+            }
+            let state = snapshot(&Store::open(dir.path())?)?;
+            let last = last_batch(&state);
+            assert!(
+                last == acknowledged || last == acknowledged + 1,
+                "round {round}: store holds batches up to {last}, {acknowledged} were acknowledged"
+            );
+            assert!(
+                state == model(last),
+                "round {round}: the store is not exactly batches 1..={last}"
+            );
+            acknowledged = last; // a batch committed but not yet acknowledged counts from now on
+        }
+        assert!(
+            rounds_with_progress >= 20,
+            "only {rounds_with_progress} rounds committed anything"
+        );
+        Ok(())
+    }
 }
