@@ -4,12 +4,15 @@
 //!
 //! What is kept, and why it is O(current jobs):
 //! - `jobs`: one row per identified job, keyed by (operation, 128-bit hash of the job id); an
-//!   upsert replaces the row, so only the current version is stored.
+//!   upsert replaces the row, so only the current version is stored. Changes first go to `log`,
+//!   an append-only list merged into `jobs` once it holds a quarter as many entries as `jobs`
+//!   has rows (see [`Store`]), so the two together stay O(current jobs).
 //! - `anonymous`: jobs without an id can never be replaced or removed, so they are kept as a
 //!   count per (operation, UTC creation day, dimensions); a restart gets each group back once,
 //!   with its count and the start of its day as the creation time.
 //! - `dict`: every string (region, state, resource type, message category, scanner, scan
-//!   result) is interned once into a small integer id; the job rows hold only integers.
+//!   result) is interned once into a small integer id. A job row is two blobs: the 17-byte key
+//!   (op, then the 128-bit key big-endian) and its fields packed by `encode` (about 28 bytes).
 //!
 //! Each [`Store::commit`] is one SQLite transaction: after a crash (even `kill -9`) a commit is
 //! there entirely or not at all. The database is opened in exclusive locking mode, so a second
@@ -42,13 +45,8 @@ const DAY_MS: i64 = 86_400_000;
 
 const SCHEMA: &str = "
     CREATE TABLE dict (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
-    CREATE TABLE jobs (
-        op INTEGER NOT NULL, key BLOB NOT NULL, version INTEGER, created_ms INTEGER NOT NULL,
-        account INTEGER NOT NULL, region INTEGER NOT NULL, state INTEGER NOT NULL,
-        resource_type INTEGER NOT NULL, category INTEGER NOT NULL, scanner INTEGER NOT NULL,
-        scan_status INTEGER NOT NULL,
-        PRIMARY KEY (op, key)
-    ) WITHOUT ROWID;
+    CREATE TABLE jobs (key BLOB PRIMARY KEY, job BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE log (seq INTEGER PRIMARY KEY, key BLOB NOT NULL, job BLOB);
     CREATE TABLE anonymous (
         op INTEGER NOT NULL, day INTEGER NOT NULL, account INTEGER NOT NULL,
         region INTEGER NOT NULL, state INTEGER NOT NULL, resource_type INTEGER NOT NULL,
@@ -56,26 +54,19 @@ const SCHEMA: &str = "
         count INTEGER NOT NULL,
         PRIMARY KEY (op, day, account, region, state, resource_type, category, scanner, scan_status)
     ) WITHOUT ROWID;
-    CREATE TABLE log (
-        seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, key BLOB NOT NULL, version INTEGER,
-        created_ms INTEGER, account INTEGER, region INTEGER, state INTEGER,
-        resource_type INTEGER, category INTEGER, scanner INTEGER, scan_status INTEGER
-    );
+    CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta VALUES ('jobs', 0);
 ";
 
-/// The columns of an identified job, in `jobs` and `log` alike.
-const JOB_COLUMNS: &str = "op, key, version, created_ms, account, region, state, resource_type,
-    category, scanner, scan_status";
+/// A `log` entry: `job` is NULL for a removal.
+const APPEND: &str = "INSERT INTO log (key, job) VALUES (?1, ?2)";
 
-const APPEND_UPSERT: &str = "INSERT INTO log
-    (op, key, version, created_ms, account, region, state, resource_type, category, scanner,
-     scan_status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-const APPEND_REMOVE: &str = "INSERT INTO log (op, key) VALUES (?1, ?2)";
-/// The last log entry of each (op, key): the only one that counts.
-const LAST_IN_LOG: &str = "seq IN (SELECT max(seq) FROM log GROUP BY op, key)";
+/// The fewest log entries that trigger a merge by default (see [`Store::with_log_limit`]).
+pub(crate) const DEFAULT_LOG_LIMIT: u64 = 100_000;
 
-/// The default number of log entries that triggers a merge into `jobs` (see [`Store`]).
-pub(crate) const DEFAULT_LOG_LIMIT: u64 = 1_000_000;
+/// Above the log limit, a merge happens when the log holds 1 / `LOG_SHARE` of the rows of `jobs`.
+const LOG_SHARE: u64 = 4;
+
 const ADD_ANONYMOUS: &str = "INSERT INTO anonymous
     (op, day, account, region, state, resource_type, category, scanner, scan_status, count)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)
@@ -237,11 +228,12 @@ pub(crate) enum StoreError {
 ///
 /// Identified jobs live in two tables. `jobs` is a B-tree keyed by (op, key) holding one row per
 /// job; `log` is an append-only list of the upserts and removals committed since the last merge.
-/// A commit only appends to `log` (sequential pages, so a 10,000-change commit writes about
-/// half a megabyte instead of rewriting one page per random key), and when `log` reaches the
-/// log limit the commit that crossed it also merges the log into `jobs` (latest entry per key,
-/// in key order) and empties it. [`Store::load`] hides all this: each job comes back once, in
-/// its latest version.
+/// A commit only appends to `log` (sequential pages: a 10,000-change commit writes about half a
+/// megabyte, where updating `jobs` in place would rewrite one 4 KiB page per random key). When
+/// `log` reaches a quarter of the rows of `jobs` (and at least the log limit), the commit that
+/// crossed it also merges the log into `jobs` in key order and empties it: that commit takes
+/// longer (seconds for millions of jobs), the others stay small. [`Store::load`] hides all this:
+/// each job comes back once, in its latest version.
 #[derive(Debug)]
 pub(crate) struct Store {
     conn: Connection,
@@ -249,7 +241,9 @@ pub(crate) struct Store {
     dict: Dict,
     /// Entries in `log`.
     log_rows: u64,
-    /// A commit that takes `log` to this many entries merges it.
+    /// Rows in `jobs`, as of the last merge or expiry.
+    job_rows: u64,
+    /// The fewest log entries that trigger a merge.
     log_limit: u64,
 }
 
@@ -305,8 +299,6 @@ impl Store {
             .map_err(fail)?; // 64 MiB
         conn.pragma_update(None, "journal_size_limit", 64 << 20)
             .map_err(fail)?;
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(fail)?; // the merge's sorts
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
@@ -321,19 +313,24 @@ impl Store {
         let log_rows: i64 = tx
             .query_row("SELECT count(*) FROM log", [], |r| r.get(0))
             .map_err(fail)?;
+        let job_rows: i64 = tx
+            .query_row("SELECT value FROM meta WHERE name = 'jobs'", [], |r| {
+                r.get(0)
+            })
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
-        let log_rows = u64::try_from(log_rows).unwrap_or(0);
         Ok(Self {
             conn,
             path,
             dict,
-            log_rows,
+            log_rows: u64::try_from(log_rows).unwrap_or(0),
+            job_rows: u64::try_from(job_rows).unwrap_or(0),
             log_limit: DEFAULT_LOG_LIMIT,
         })
     }
 
-    /// Sets how many log entries trigger a merge (at least 1; default [`DEFAULT_LOG_LIMIT`]).
-    /// Smaller means less to replay at load, and more frequent, smaller merges.
+    /// Sets the fewest log entries that trigger a merge (at least 1; default
+    /// [`DEFAULT_LOG_LIMIT`]). Above four times that many jobs, a quarter of their number does.
     #[must_use]
     pub(crate) fn with_log_limit(mut self, entries: u64) -> Self {
         self.log_limit = entries.max(1);
@@ -358,8 +355,8 @@ impl Store {
         }
         let known = self.dict.texts.len();
         match self.write(changes) {
-            Ok(log_rows) => {
-                self.log_rows = log_rows;
+            Ok(rows) => {
+                (self.log_rows, self.job_rows) = rows;
                 Ok(())
             }
             Err(source) => {
@@ -371,37 +368,25 @@ impl Store {
 
     /// Durably deletes the identified jobs created before `cutoff_ms`, and the anonymous groups
     /// whose whole UTC day lies before it (all of them when `cutoff_ms` is a day boundary, as
-    /// SPEC §10's `today − retention` is).
+    /// SPEC §10's `today − retention` is). Merges the log first, and scans every job: seconds
+    /// for millions of jobs, so run it daily, not per request.
     ///
     /// # Errors
     ///
-    /// SQLite failed; then nothing is deleted.
+    /// SQLite failed, or a row is damaged; then nothing is deleted.
     pub(crate) fn expire(&mut self, cutoff_ms: i64) -> Result<Expired, StoreError> {
-        let fail = |source| classify(&self.path, Action::Expire, source);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        merge(&tx).map_err(fail)?; // so that no log entry can hide or revive an expired job
-        let identified = tx
-            .execute("DELETE FROM jobs WHERE created_ms < ?1", [cutoff_ms])
-            .map_err(fail)?;
-        let anonymous_groups = tx
-            .execute(
-                "DELETE FROM anonymous WHERE day < ?1",
-                [cutoff_ms.div_euclid(DAY_MS)],
-            )
-            .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        self.log_rows = 0;
+        let (identified, anonymous_groups, job_rows) = self
+            .delete_before(cutoff_ms)
+            .map_err(|e| e.locate(&self.path, Action::Expire))?;
+        (self.log_rows, self.job_rows) = (0, job_rows);
         Ok(Expired {
-            identified: widen(identified),
-            anonymous_groups: widen(anonymous_groups),
+            identified,
+            anonymous_groups,
         })
     }
 
-    /// Streams every stored job to `visit`: identified jobs (in key order), then anonymous
-    /// groups. This is how a restart rebuilds the engine's state.
+    /// Streams every stored job to `visit`: identified jobs, then anonymous groups. This is how
+    /// a restart rebuilds the engine's state; each job comes once, in its latest version.
     ///
     /// # Errors
     ///
@@ -414,15 +399,14 @@ impl Store {
             .map_err(|e| e.locate(&self.path, Action::Load))
     }
 
-    /// Appends `changes` (merging the log if it reaches the limit); returns the new log length.
-    fn write(&mut self, changes: &[Change]) -> rusqlite::Result<u64> {
+    /// Appends `changes` (merging the log when due); returns the new log and `jobs` sizes.
+    fn write(&mut self, changes: &[Change]) -> rusqlite::Result<(u64, u64)> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut log_rows = self.log_rows;
         {
-            let mut upsert = tx.prepare_cached(APPEND_UPSERT)?;
-            let mut remove = tx.prepare_cached(APPEND_REMOVE)?;
+            let mut append = tx.prepare_cached(APPEND)?;
             let mut anonymous = tx.prepare_cached(ADD_ANONYMOUS)?;
             let mut add_text = tx.prepare_cached(ADD_TEXT)?;
             for change in changes {
@@ -433,73 +417,87 @@ impl Store {
                         version,
                         job,
                     } => {
-                        let d = self.dict.intern_job(job, &mut add_text)?;
-                        upsert.execute(params![
-                            op,
-                            key.to_be_bytes(),
-                            version,
-                            job.created_ms,
-                            to_i64(job.account),
-                            d[0],
-                            d[1],
-                            d[2],
-                            d[3],
-                            d[4],
-                            d[5]
-                        ])?;
+                        let ids = self.dict.intern_job(job, &mut add_text)?;
+                        append.execute(params![row_key(*op, *key), encode(*version, job, ids)])?;
                         log_rows += 1;
                     }
                     Change::Anonymous { op, job } => {
                         let d = self.dict.intern_job(job, &mut add_text)?;
+                        let day = job.created_ms.div_euclid(DAY_MS);
+                        let account = to_i64(job.account);
                         anonymous.execute(params![
-                            op,
-                            job.created_ms.div_euclid(DAY_MS),
-                            to_i64(job.account),
-                            d[0],
-                            d[1],
-                            d[2],
-                            d[3],
-                            d[4],
-                            d[5]
+                            op, day, account, d[0], d[1], d[2], d[3], d[4], d[5]
                         ])?;
                     }
                     Change::Remove { op, key } => {
-                        remove.execute(params![op, key.to_be_bytes()])?;
+                        append.execute(params![row_key(*op, *key), None::<&[u8]>])?;
                         log_rows += 1;
                     }
                 }
             }
         }
-        if log_rows >= self.log_limit {
+        let mut job_rows = self.job_rows;
+        if log_rows >= self.log_limit.max(job_rows / LOG_SHARE) {
             merge(&tx)?;
+            job_rows = count_jobs(&tx)?;
             log_rows = 0;
         }
         tx.commit()?;
-        Ok(log_rows)
+        Ok((log_rows, job_rows))
+    }
+
+    /// [`Store::expire`]: returns the jobs and groups deleted, and the jobs left.
+    fn delete_before(&mut self, cutoff_ms: i64) -> Result<(u64, u64, u64), Failed> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        merge(&tx)?; // so that no log entry can hide or revive an expired job
+        let mut old = Vec::new();
+        {
+            let mut stmt = tx.prepare("SELECT key, job FROM jobs")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let job = row.get_ref(1)?.as_blob()?;
+                if Packed::parse(job)
+                    .ok_or_else(|| damaged_job("jobs", job))?
+                    .created_ms
+                    < cutoff_ms
+                {
+                    old.push(row.get::<_, [u8; 17]>(0)?);
+                }
+            }
+            let mut delete = tx.prepare("DELETE FROM jobs WHERE key = ?1")?;
+            for key in &old {
+                delete.execute([key])?;
+            }
+        }
+        let groups = tx.execute(
+            "DELETE FROM anonymous WHERE day < ?1",
+            [cutoff_ms.div_euclid(DAY_MS)],
+        )?;
+        let job_rows = count_jobs(&tx)?;
+        tx.commit()?;
+        Ok((widen(old.len()), widen(groups), job_rows))
     }
 
     fn read_all(&self, visit: &mut impl FnMut(Loaded<'_>)) -> Result<LoadSummary, Failed> {
         let dict = &self.dict;
         let mut summary = LoadSummary::default();
         // The log's last entry per key overrides `jobs`: find it first (the log is short).
-        let mut last: HashMap<(u8, u128), i64, BuildHasherDefault<KeyHasher>> = HashMap::default();
-        let mut stmt = self.conn.prepare("SELECT seq, op, key FROM log")?;
+        let mut last: HashMap<[u8; 17], i64, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        let mut stmt = self.conn.prepare("SELECT seq, key FROM log")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let op = small("log", "op", row.get(1)?)?;
-            last.insert((op, u128::from_be_bytes(row.get(2)?)), row.get(0)?);
+            last.insert(row.get(1)?, row.get(0)?);
         }
         drop(rows);
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs"))?;
+        let mut stmt = self.conn.prepare("SELECT key, job FROM jobs")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let (op, key, version, job) = dict.identified("jobs", row)?;
-            if last.is_empty() || !last.contains_key(&(op, key)) {
-                let Some(job) = job else {
-                    return Err(Failed::damaged("jobs", "created_ms", 0));
-                };
+            let key: [u8; 17] = row.get(0)?;
+            if last.is_empty() || !last.contains_key(&key) {
+                let (op, key) = split_key(key);
+                let (version, job) = dict.decode("jobs", row.get_ref(1)?.as_blob()?)?;
                 visit(Loaded::Identified {
                     op,
                     key,
@@ -510,15 +508,15 @@ impl Store {
             }
         }
         drop(rows);
-        let mut stmt = self
-            .conn
-            .prepare(&format!("SELECT {JOB_COLUMNS}, seq FROM log"))?;
+        let mut stmt = self.conn.prepare("SELECT seq, key, job FROM log")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let (op, key, version, job) = dict.identified("log", row)?;
-            let seq: i64 = row.get(11)?;
-            if let (Some(job), Some(&newest)) = (job, last.get(&(op, key))) {
-                if newest == seq {
+            let seq: i64 = row.get(0)?;
+            let key: [u8; 17] = row.get(1)?;
+            if last.get(&key) == Some(&seq) {
+                if let Some(job) = row.get_ref(2)?.as_blob_or_null()? {
+                    let (op, key) = split_key(key);
+                    let (version, job) = dict.decode("log", job)?;
                     visit(Loaded::Identified {
                         op,
                         key,
@@ -687,23 +685,26 @@ impl Dict {
         }
     }
 
-    /// An identified job in the columns [`JOB_COLUMNS`]; no job for a removal (in `log`).
-    fn identified(
+    /// A packed job (see [`encode`]) with its strings resolved.
+    fn decode(
         &self,
         table: &'static str,
-        row: &rusqlite::Row<'_>,
-    ) -> Result<(u8, u128, Option<u32>, Option<LoadedJob<'_>>), Failed> {
-        let op = small(table, "op", row.get(0)?)?;
-        let key = u128::from_be_bytes(row.get(1)?);
-        let version = match row.get::<_, Option<i64>>(2)? {
-            None => None,
-            Some(v) => Some(u32::try_from(v).map_err(|_| Failed::damaged(table, "version", v))?),
+        bytes: &[u8],
+    ) -> Result<(Option<u32>, LoadedJob<'_>), Failed> {
+        let p = Packed::parse(bytes).ok_or_else(|| damaged_job(table, bytes))?;
+        let text = |n: usize| self.text(table, ID_COLUMNS[n], i64::from(p.ids[n]));
+        let optional = |n: usize| self.optional(table, ID_COLUMNS[n], i64::from(p.ids[n]));
+        let job = LoadedJob {
+            created_ms: p.created_ms,
+            account: p.account,
+            region: text(0)?,
+            state: text(1)?,
+            resource_type: text(2)?,
+            message_category: optional(3)?,
+            malware_scanner: optional(4)?,
+            scan_result_status: optional(5)?,
         };
-        let job = match row.get::<_, Option<i64>>(3)? {
-            None => None,
-            Some(_) => Some(self.job(table, row, 3)?),
-        };
-        Ok((op, key, version, job))
+        Ok((p.version, job))
     }
 
     /// The job in columns `at..at + 8` (created_ms or day, account, six string ids).
@@ -764,13 +765,23 @@ impl Failed {
     }
 }
 
+impl From<rusqlite::types::FromSqlError> for Failed {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        Self::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            Box::new(e),
+        ))
+    }
+}
+
 impl From<rusqlite::Error> for Failed {
     fn from(e: rusqlite::Error) -> Self {
         Self::Sqlite(e)
     }
 }
 
-/// Hashes (op, key) pairs, whose keys are already uniform hashes, by folding their bits.
+/// Hashes row keys, whose bytes after the op are already a uniform hash, by taking 8 of them.
 #[derive(Debug, Default)]
 struct KeyHasher(u64);
 
@@ -780,44 +791,154 @@ impl Hasher for KeyHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        match bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+            Some(word) => self.0 ^= u64::from_le_bytes(word) ^ u64::from(bytes[0]),
+            None => bytes
+                .iter()
+                .for_each(|&b| self.0 = self.0.rotate_left(8) ^ u64::from(b)),
         }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.0 ^= u64::from(n);
-    }
-
-    fn write_u128(&mut self, n: u128) {
-        // The high half goes on top: hashbrown takes its control bits from the top 7 bits.
-        let folded = (n >> 64) as u64 ^ (n as u64).rotate_left(32);
-        self.0 = self.0.rotate_left(5) ^ folded;
     }
 }
 
 /// Moves the log into `jobs`: the last entry of each key replaces or removes its job.
 fn merge(conn: &Connection) -> rusqlite::Result<()> {
+    // Every upsert in key order, each key's in log order: the last one stays.
     conn.execute(
-        &format!(
-            "INSERT OR REPLACE INTO jobs ({JOB_COLUMNS}) SELECT {JOB_COLUMNS} FROM log
-             WHERE {LAST_IN_LOG} AND created_ms IS NOT NULL ORDER BY op, key"
-        ),
+        "INSERT OR REPLACE INTO jobs (key, job)
+         SELECT key, job FROM log WHERE job IS NOT NULL ORDER BY key, seq",
         [],
     )?;
-    // Removals are few; deleting them one by one by primary key never scans `jobs`.
-    let mut removals = conn.prepare(&format!(
-        "SELECT op, key FROM log WHERE {LAST_IN_LOG} AND created_ms IS NULL"
-    ))?;
-    let mut delete = conn.prepare("DELETE FROM jobs WHERE op = ?1 AND key = ?2")?;
-    let mut rows = removals.query([])?;
+    // Then the keys whose last entry is a removal (few: one scan of the log finds them).
+    let mut removals: HashMap<[u8; 17], i64, BuildHasherDefault<KeyHasher>> = HashMap::default();
+    let mut stmt = conn.prepare("SELECT seq, key FROM log WHERE job IS NULL")?;
+    let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        delete.execute(params![row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?])?;
+        removals.insert(row.get(1)?, row.get(0)?);
     }
     drop(rows);
+    if !removals.is_empty() {
+        let mut stmt = conn.prepare("SELECT seq, key FROM log WHERE job IS NOT NULL")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key: [u8; 17] = row.get(1)?;
+            let seq: i64 = row.get(0)?;
+            if removals.get(&key).is_some_and(|&removed| removed < seq) {
+                removals.remove(&key); // upserted again after the removal
+            }
+        }
+        drop(rows);
+        let mut delete = conn.prepare("DELETE FROM jobs WHERE key = ?1")?;
+        for key in removals.keys() {
+            delete.execute([key])?;
+        }
+    }
     conn.execute("DELETE FROM log", [])?;
     Ok(())
 }
+
+/// Counts `jobs` and records the count in `meta`.
+fn count_jobs(conn: &Connection) -> rusqlite::Result<u64> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+    conn.execute("UPDATE meta SET value = ?1 WHERE name = 'jobs'", [n])?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The primary key of a job row: the op, then the key, big-endian.
+fn row_key(op: u8, key: u128) -> [u8; 17] {
+    let mut out = [0; 17];
+    out[0] = op;
+    out[1..].copy_from_slice(&key.to_be_bytes());
+    out
+}
+
+fn split_key(bytes: [u8; 17]) -> (u8, u128) {
+    let mut key = [0; 16];
+    key.copy_from_slice(&bytes[1..]);
+    (bytes[0], u128::from_be_bytes(key))
+}
+
+/// Bytes before the string ids in a packed job: flags, version, created_ms, account.
+const FIXED: usize = 1 + 4 + 8 + 8;
+
+/// Packs a job's fields: a flags byte (1: has a version), the version (u32), created_ms (i64)
+/// and account (u64) little-endian, then the six string ids as LEB128 varints (0 = absent).
+fn encode(version: Option<u32>, job: &StoredJob, ids: [u32; 6]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FIXED + 12);
+    out.push(u8::from(version.is_some()));
+    out.extend_from_slice(&version.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&job.created_ms.to_le_bytes());
+    out.extend_from_slice(&job.account.to_le_bytes());
+    for mut id in ids {
+        while id >= 0x80 {
+            out.push(u8::try_from(id & 0x7f).unwrap_or(0) | 0x80);
+            id >>= 7;
+        }
+        out.push(u8::try_from(id).unwrap_or(0));
+    }
+    out
+}
+
+/// A packed job, parsed (string ids not yet resolved).
+#[derive(Debug)]
+struct Packed {
+    version: Option<u32>,
+    created_ms: i64,
+    account: u64,
+    ids: [u32; 6],
+}
+
+impl Packed {
+    /// The fields of [`encode`]'s bytes; `None` if they are not such bytes.
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        let (fixed, mut rest) = bytes.split_at_checked(FIXED)?;
+        let (flags, fixed) = fixed.split_first()?;
+        let (version, fixed) = fixed.split_first_chunk::<4>()?;
+        let (created_ms, account) = fixed.split_first_chunk::<8>()?;
+        let account = <[u8; 8]>::try_from(account).ok()?;
+        let mut ids = [0u32; 6];
+        for id in &mut ids {
+            *id = read_varint(&mut rest)?;
+        }
+        let version = match flags {
+            0 => None,
+            1 => Some(u32::from_le_bytes(*version)),
+            _ => return None,
+        };
+        rest.is_empty().then_some(Self {
+            version,
+            created_ms: i64::from_le_bytes(*created_ms),
+            account: u64::from_le_bytes(account),
+            ids,
+        })
+    }
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Option<u32> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u32::from(b & 0x7f).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn damaged_job(table: &'static str, bytes: &[u8]) -> Failed {
+    Failed::damaged(table, "job", i64::try_from(bytes.len()).unwrap_or(-1))
+}
+
+/// The names of a job's six string ids, in order (as columns of `anonymous`).
+const ID_COLUMNS: [&str; 6] = [
+    "region",
+    "state",
+    "resource_type",
+    "category",
+    "scanner",
+    "scan_status",
+];
 
 fn classify(path: &Path, action: Action, source: rusqlite::Error) -> StoreError {
     let path = path.to_path_buf();
@@ -1143,15 +1264,24 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let mut store = Store::open(dir.path())?;
         store.commit(&[upsert(0, 1, None, &job(DAY0, "RUNNING", None))])?;
-        store.conn.execute_batch("UPDATE log SET region = 999;")?;
+        store
+            .conn
+            .execute_batch("UPDATE log SET job = zeroblob(30);")?;
         let err = store.load(|_| {}).err().ok_or("damaged row loaded")?;
+        let bad = encode(None, &job(DAY0, "RUNNING", None), [999, 1, 1, 0, 0, 0]);
+        store.conn.execute("UPDATE log SET job = ?1", [bad])?;
+        let other = store.load(|_| {}).err().ok_or("unknown string id loaded")?;
+        assert!(
+            other.to_string().contains("column region holds 999"),
+            "{other}"
+        );
         assert!(
             matches!(
                 err,
                 StoreError::Damaged {
                     table: "log",
-                    column: "region",
-                    value: 999,
+                    column: "job",
+                    value: 30,
                     ..
                 }
             ),
