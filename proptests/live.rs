@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use backup_summaries::{
-    summarize, Applied, Batch, JobId, JobRecord, JobTable, MaxResults, Operation, Query, Row,
-    State, UnixMillis, Version, DEFAULT_TOKEN_LIFETIME,
+    summarize, Applied, Batch, JobId, JobRecord, JobTable, MaxResults, Operation, Outcome, Query,
+    Row, State, UnixMillis, Version, DEFAULT_TOKEN_LIFETIME,
 };
 
 use support::{case_for, config, naive, record, Case, RoleKind, BASE_DAY, DAY_MS};
@@ -327,7 +327,18 @@ proptest! {
         first.append(second).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(first.len(), ops.len());
         let mut batched = JobTable::new(case.op);
-        batched.apply(first).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let preview = batched.preview(&first);
+        let applied = batched.apply(first).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let count = |o: Outcome| preview.iter().filter(|&&p| p == o).count() as u64;
+        let anonymous = ops.iter().filter(|o| matches!(o, Op::Anonymous(_))).count() as u64;
+        prop_assert_eq!(
+            (count(Outcome::Inserted) + anonymous, count(Outcome::Replaced), count(Outcome::Stale)),
+            (applied.inserted, applied.replaced, applied.stale)
+        );
+        prop_assert_eq!(
+            (count(Outcome::Removed), count(Outcome::NotFound)),
+            (applied.removed, applied.not_found)
+        );
         let rows = |t: &JobTable| summarize(&case.query, &case.caller, case.now, t).to_rows();
         prop_assert_eq!(rows(&batched), rows(&one_by_one));
         prop_assert_eq!(batched.len(), one_by_one.len());

@@ -304,6 +304,11 @@ fn expected(op: Operation, case: &Case) -> Result<JobRecord, TestCaseError> {
         }
         _ => {}
     }
+    if case.junk && op == Operation::Backup {
+        // The junk members carry a BackupJobId: a backup job's identity (SPEC §10).
+        let id = backup_summaries::JobId::parse("j-1").map_err(fail)?;
+        record = record.with_job_id(Some(id));
+    }
     Ok(record)
 }
 

@@ -226,6 +226,11 @@ impl Batch {
         }
     }
 
+    /// The identified changes, in order.
+    pub(crate) fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
     pub(crate) fn into_parts(self) -> (Dims, HashMap<Packed, u64>, Vec<Change>) {
         (self.dims, self.anonymous, self.changes)
     }

@@ -190,6 +190,22 @@ pub enum Upserted {
     Stale,
 }
 
+/// What applying one identified change of a [`Batch`] does (see [`JobTable::preview`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum Outcome {
+    /// A new job.
+    Inserted,
+    /// The stored job with the same id is replaced.
+    Replaced,
+    /// Older than the stored job's version: ignored.
+    Stale,
+    /// A removal of a stored job.
+    Removed,
+    /// A removal of an id no job has.
+    NotFound,
+}
+
 /// What [`JobTable::expire`] dropped.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
@@ -911,6 +927,67 @@ impl JobTable {
         }
         self.generation += 1;
         Ok(applied)
+    }
+
+    /// What [`JobTable::apply`] would do with each identified change of `batch` (upserts of
+    /// records with a job id, and removals), in the order they were staged, without changing
+    /// anything. Anonymous and pre-counted jobs are always inserted and are not listed. A
+    /// server uses it to write exactly the changes that will apply to durable storage before
+    /// applying them.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Batch, JobRecord, JobTable, Operation, Outcome, State, UnixMillis, Version};
+    /// let job = JobRecord::new("123456789012".parse()?, "us-east-1".parse()?, State::Running,
+    ///     "EBS".parse()?, UnixMillis::new(0)).with_job_id(Some("j".parse()?));
+    /// let mut table = JobTable::new(Operation::Backup);
+    /// table.upsert(&job, Some(Version::from_secs(5)))?;
+    /// let mut batch = Batch::new(Operation::Backup);
+    /// batch.upsert(&job, Some(Version::from_secs(4)))?;
+    /// batch.upsert(&job, Some(Version::from_secs(6)))?;
+    /// batch.remove(&"j".parse()?);
+    /// batch.remove(&"j".parse()?);
+    /// assert_eq!(table.preview(&batch), [Outcome::Stale, Outcome::Replaced, Outcome::Removed, Outcome::NotFound]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn preview(&self, batch: &Batch) -> Vec<Outcome> {
+        let mut overlay: hashbrown::HashMap<JobKey, Option<Version>> = hashbrown::HashMap::new();
+        batch
+            .changes()
+            .iter()
+            .map(|change| match *change {
+                crate::batch::Change::Upsert { key, version, .. } => {
+                    let stored = match overlay.get(&key) {
+                        Some(v) => *v,
+                        None => self.ids.get(key).map(|e| e.version),
+                    };
+                    match stored {
+                        Some(s) if version.is_some_and(|v| v < s) => Outcome::Stale,
+                        Some(s) => {
+                            overlay.insert(key, Some(version.unwrap_or(s)));
+                            Outcome::Replaced
+                        }
+                        None => {
+                            overlay.insert(key, Some(version.unwrap_or_default()));
+                            Outcome::Inserted
+                        }
+                    }
+                }
+                crate::batch::Change::Remove(key) => {
+                    let present = match overlay.get(&key) {
+                        Some(v) => v.is_some(),
+                        None => self.ids.get(key).is_some(),
+                    };
+                    overlay.insert(key, None);
+                    if present {
+                        Outcome::Removed
+                    } else {
+                        Outcome::NotFound
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Adds every job `other` counts to this table as anonymous counts: merging two cubes

@@ -134,7 +134,7 @@ pub use cursor::{Cursor, Page, DEFAULT_TOKEN_LIFETIME};
 pub use engine::{summarize, Aggregator};
 pub use error::{CursorError, QueryError, RecordError};
 pub use identity::{JobId, JobKey, Version};
-pub use jobs::{CurrentJob, Expired, JobTable, Upserted, DEFAULT_RETENTION_DAYS};
+pub use jobs::{CurrentJob, Expired, JobTable, Outcome, Upserted, DEFAULT_RETENTION_DAYS};
 pub use period::{AggregationPeriod, DayGrid};
 pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};

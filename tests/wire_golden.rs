@@ -8,7 +8,7 @@ use backup_summaries::wire::{
     WireResponse,
 };
 use backup_summaries::{
-    AccountId, Caller, JobRecord, JobTable, MalwareScanner, MessageCategory, Operation,
+    AccountId, Caller, JobId, JobRecord, JobTable, MalwareScanner, MessageCategory, Operation,
     RecordError, Region, ResourceType, ScanResultStatus, State, UnixMillis,
 };
 
@@ -422,9 +422,13 @@ fn list_backup_jobs_document_with_epoch_seconds() -> TestResult {
     )?;
     assert_eq!(jobs.len(), 9);
     let success = Some(MessageCategory::parse("SUCCESS")?);
+    // The first record carries its BackupJobId: the job's identity (SPEC §10).
+    let id = JobId::parse("4d1c0a5e-0000-4000-8000-000000000001")?;
     assert_eq!(
         jobs[0],
-        job(State::Completed, "EBS", 1_795_690_000_123)?.with_message_category(success.clone())
+        job(State::Completed, "EBS", 1_795_690_000_123)?
+            .with_message_category(success.clone())
+            .with_job_id(Some(id))
     );
     assert_eq!(
         jobs[1],

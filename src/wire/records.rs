@@ -21,6 +21,7 @@
 //! | `MessageCategory` | backup, copy | optional, 1..=50 characters; empty is absent (D) |
 //! | `MalwareScanner` | scan | optional, `GUARDDUTY` |
 //! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND`, `THREATS_FOUND` or `UNKNOWN` |
+//! | `BackupJobId`, `CopyJobId`, `RestoreJobId`, `ScanJobId` | the operation's own | optional, 1..=256 bytes: the job's identity (SPEC §10); a later record with the same id replaces an earlier one |
 //! | `Region` | all | optional, else the region of the first of `BackupVaultArn`, `SourceBackupVaultArn`, `RecoveryPointArn`, `ResourceArn` that has one, else the caller's default |
 
 use std::borrow::Cow;
@@ -32,6 +33,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 
 use crate::error::RecordError;
+use crate::identity::JobId;
 use crate::jobs::JobTable;
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
@@ -143,6 +145,14 @@ struct RawJob<'a> {
     recovery_point_arn: Option<Scalar<'a>>,
     #[serde(rename = "ResourceArn", borrow, default)]
     resource_arn: Option<Scalar<'a>>,
+    #[serde(rename = "BackupJobId", borrow, default)]
+    backup_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "CopyJobId", borrow, default)]
+    copy_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "RestoreJobId", borrow, default)]
+    restore_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "ScanJobId", borrow, default)]
+    scan_job_id: Option<Scalar<'a>>,
 }
 
 /// A [`RawJob`] that must be a JSON object: the derived `Deserialize` alone would also fill
@@ -354,7 +364,18 @@ fn to_record(
     )?)?;
     let creation_date = creation_date(raw.creation_date.as_ref())?;
     let region = region(&raw, default_region)?;
-    let mut record = JobRecord::new(account, region, state, resource_type, creation_date);
+    let (id_field, id) = match op {
+        Operation::Backup => ("BackupJobId", raw.backup_job_id.as_ref()),
+        Operation::Copy => ("CopyJobId", raw.copy_job_id.as_ref()),
+        Operation::Restore => ("RestoreJobId", raw.restore_job_id.as_ref()),
+        Operation::Scan => ("ScanJobId", raw.scan_job_id.as_ref()),
+    };
+    const ID_EXPECTED: &str = "1 to 256 bytes";
+    let job_id = optional_str(id_field, id, ID_EXPECTED)?
+        .map(|s| JobId::parse(s).map_err(|_| RecordError::invalid(id_field, s, ID_EXPECTED)))
+        .transpose()?;
+    let mut record =
+        JobRecord::new(account, region, state, resource_type, creation_date).with_job_id(job_id);
     match op {
         Operation::Backup | Operation::Copy => {
             let category = match optional_str(
