@@ -2,14 +2,17 @@
 //! and the identity index that maps a key to the count-cube cell the job is counted in.
 //!
 //! The index keeps no strings: one 24-byte slot per identified job (the key, the cell and
-//! the version), in an open-addressing table with Robin Hood probing and backward-shift
-//! deletion, grown by 1.5× at 90 % load, so it stays above 60 % full and a job costs at most
-//! 40 bytes, 30 on average. (hashbrown would double the table at 87.5 % and hold 24-byte
-//! entries in tables down to 44 % full: up to 55 bytes a job.)
+//! the version), in 256 shards (by the key's top byte), each an open-addressing table with
+//! Robin Hood probing and backward-shift deletion, grown by 1.2× at 92 % load. A shard so
+//! stays above 76 % full and a job costs at most 31.3 bytes; and since shards grow one at a
+//! time, growing never holds two copies of the whole index. (hashbrown would double a table
+//! at 87.5 % and hold 24-byte entries in tables down to 44 % full: up to 57 bytes a job, and
+//! twice that while it grows.)
 //!
 //! Invariants: no stored key is 0 (0 marks an empty slot; [`JobKey`] always has its low bit
-//! set); every key sits at or after its home slot, with no empty slot in between (linear
-//! probing, wrapping); `len` is the number of occupied slots; `len <= capacity * 9 / 10`.
+//! set); every key is in the shard of its top byte and sits at or after its home slot, with
+//! no empty slot in between (linear probing, wrapping); a shard's `len` is its number of
+//! occupied slots, at most 92 % of its capacity; the index's `len` is the sum.
 
 use std::fmt;
 use std::str::FromStr;
@@ -70,9 +73,19 @@ struct Slot {
     version: u32,
 }
 
-/// The identity index: [`JobKey`] → [`Entry`].
-#[derive(Clone, Debug, Default)]
+/// The identity index: [`JobKey`] → [`Entry`], in [`SHARDS`] shards.
+#[derive(Clone, Debug)]
 pub(crate) struct IdIndex {
+    shards: Vec<Shard>,
+    len: usize,
+}
+
+/// Number of shards of the identity index.
+const SHARDS: usize = 256;
+
+/// One shard: a Robin Hood table.
+#[derive(Clone, Debug, Default)]
+struct Shard {
     slots: Vec<Slot>,
     len: usize,
 }
@@ -166,19 +179,76 @@ impl Version {
     }
 }
 
-impl IdIndex {
-    /// Most slots filled before the table grows: 9 in 10.
-    const fn max_len(capacity: usize) -> usize {
-        capacity / 10 * 9 + capacity % 10 * 9 / 10
+impl Default for IdIndex {
+    fn default() -> Self {
+        Self {
+            shards: vec![Shard::default(); SHARDS],
+            len: 0,
+        }
     }
+}
 
+impl IdIndex {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot>()
+        self.shards
+            .iter()
+            .map(|s| s.slots.capacity() * size_of::<Slot>())
+            .sum::<usize>()
+            + self.shards.capacity() * size_of::<Shard>()
+    }
+
+    pub(crate) fn get(&self, key: JobKey) -> Option<Entry> {
+        self.shards.get(shard_of(key))?.get(key)
+    }
+
+    /// Sets the entry of `key`, adding it if new; returns the previous entry.
+    pub(crate) fn insert(&mut self, key: JobKey, entry: Entry) -> Option<Entry> {
+        let shard = self.shards.get_mut(shard_of(key));
+        debug_assert!(shard.is_some(), "there are {SHARDS} shards");
+        let old = shard?.insert(key, entry);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Removes `key`; returns its entry.
+    pub(crate) fn remove(&mut self, key: JobKey) -> Option<Entry> {
+        let old = self.shards.get_mut(shard_of(key))?.remove(key);
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// Keeps only the entries for which `keep` is true, then gives unused memory back.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(JobKey, Entry) -> bool) {
+        for shard in &mut self.shards {
+            shard.retain(&mut keep);
+        }
+        self.len = self.shards.iter().map(|s| s.len).sum();
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (JobKey, Entry)> + '_ {
+        self.shards.iter().flat_map(Shard::iter)
+    }
+}
+
+/// The shard of a key: its top byte.
+fn shard_of(key: JobKey) -> usize {
+    (key.0 >> 120) as usize
+}
+
+impl Shard {
+    /// Most slots filled before the shard grows: 92 in 100.
+    const fn max_len(capacity: usize) -> usize {
+        capacity / 100 * 92 + capacity % 100 * 92 / 100
     }
 
     pub(crate) fn get(&self, key: JobKey) -> Option<Entry> {
@@ -190,8 +260,7 @@ impl IdIndex {
             })
     }
 
-    /// Sets the entry of `key`, adding it if new; returns the previous entry.
-    pub(crate) fn insert(&mut self, key: JobKey, entry: Entry) -> Option<Entry> {
+    fn insert(&mut self, key: JobKey, entry: Entry) -> Option<Entry> {
         if let Some(i) = self.find(key) {
             if let Some(s) = self.slots.get_mut(i) {
                 let old = Entry {
@@ -216,8 +285,7 @@ impl IdIndex {
         None
     }
 
-    /// Removes `key`; returns its entry.
-    pub(crate) fn remove(&mut self, key: JobKey) -> Option<Entry> {
+    fn remove(&mut self, key: JobKey) -> Option<Entry> {
         let mut i = self.find(key)?;
         let cap = self.slots.len();
         let removed = self.slots.get(i).map(|s| Entry {
@@ -245,8 +313,7 @@ impl IdIndex {
         removed
     }
 
-    /// Keeps only the entries for which `keep` is true, then gives unused memory back.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(JobKey, Entry) -> bool) {
+    fn retain(&mut self, keep: &mut impl FnMut(JobKey, Entry) -> bool) {
         let old = std::mem::take(&mut self.slots);
         let kept: Vec<Slot> = old
             .into_iter()
@@ -272,8 +339,7 @@ impl IdIndex {
         }
     }
 
-    /// Every entry, in no particular order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (JobKey, Entry)> + '_ {
+    fn iter(&self) -> impl Iterator<Item = (JobKey, Entry)> + '_ {
         self.slots.iter().filter(|s| !is_empty(s)).map(|s| {
             (
                 JobKey(u128::from(s.key_lo) | u128::from(s.key_hi) << 64),
@@ -345,7 +411,7 @@ impl IdIndex {
     }
 
     fn grow(&mut self, need: usize) {
-        let cap = capacity_for(need).max(self.slots.len() + self.slots.len() / 2);
+        let cap = capacity_for(need).max(self.slots.len() + self.slots.len() / 5);
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
         for s in old.into_iter().filter(|s| !is_empty(s)) {
             self.place(s);
@@ -371,9 +437,9 @@ fn is_empty(s: &Slot) -> bool {
     s.key_lo == 0 && s.key_hi == 0
 }
 
-/// A capacity that holds `n` entries at 75 % load (at least 16).
+/// A capacity that holds `n` entries at 80 % load (at least 16).
 fn capacity_for(n: usize) -> usize {
-    (n / 3 * 4 + 4).max(16)
+    (n / 4 * 5 + 5).max(16)
 }
 
 /// The home slot of a key in a table of `cap` slots: the high bits of a mixed key, scaled.
@@ -438,7 +504,10 @@ mod tests {
                 assert_eq!(index.insert(key, e), model.insert(key, e), "step {step}");
             }
             assert_eq!(index.len(), model.len());
-            assert!(index.len() <= IdIndex::max_len(index.slots.len()));
+            assert!(index
+                .shards
+                .iter()
+                .all(|s| s.len <= Shard::max_len(s.slots.len())));
         }
         for (k, e) in &model {
             assert_eq!(index.get(*k), Some(*e));

@@ -7,9 +7,9 @@
 use std::error::Error;
 
 use backup_summaries::{
-    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, JobRecord,
+    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, JobId, JobRecord,
     JobTable, MalwareScanner, MaxResults, MessageCategory, Operation, Organization, Query, Row,
-    ScanResultStatus, State, UnixMillis,
+    ScanResultStatus, State, UnixMillis, Upserted, Version, DEFAULT_TOKEN_LIFETIME,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -635,5 +635,123 @@ fn tokens_live_24_hours() -> TestResult {
         matches!(err, backup_summaries::QueryError::Token(ref e) if e.is_expired()),
         "{err:?}"
     );
+    Ok(())
+}
+
+// SPEC §10: live jobs.
+
+/// The total count `table` gives for State=ANY, summed over rows, per state.
+fn by_state(table: &JobTable) -> Result<Vec<(String, u64)>, Box<dyn Error>> {
+    let query = parse(Operation::Backup, &[("State", "ANY")])?;
+    Ok(summarize(&query, &me()?, NOW, table)
+        .to_rows()
+        .into_iter()
+        .map(|r| (r.values[1].clone().unwrap_or_default(), r.count))
+        .collect())
+}
+
+fn with_id(record: JobRecord, id: &str) -> Result<JobRecord, Box<dyn Error>> {
+    Ok(record.with_job_id(Some(JobId::parse(id)?)))
+}
+
+#[test]
+fn anonymous_jobs_are_never_replaced_or_removed() -> TestResult {
+    let mut table = JobTable::new(Operation::Backup);
+    let anonymous = job(State::Created, "EBS", TODAY)?;
+    table.push(&anonymous)?;
+    // The same values again are a second job, not a replacement.
+    table.push(&anonymous.clone().with_state(State::Completed))?;
+    assert_eq!(
+        by_state(&table)?,
+        [("COMPLETED".to_owned(), 1), ("CREATED".to_owned(), 1)]
+    );
+    assert_eq!(table.identified_len(), 0);
+    Ok(())
+}
+
+#[test]
+fn older_versions_are_stale_and_equal_or_unversioned_changes_apply_in_arrival_order() -> TestResult
+{
+    let mut table = JobTable::new(Operation::Backup);
+    let job = with_id(job(State::Created, "EBS", TODAY)?, "b-1")?;
+    let v = Version::from_secs;
+    assert_eq!(table.upsert(&job, Some(v(100)))?, Upserted::Inserted);
+    let running = job.clone().with_state(State::Running);
+    assert_eq!(table.upsert(&running, Some(v(100)))?, Upserted::Replaced);
+    let late = job.clone().with_state(State::Pending);
+    assert_eq!(table.upsert(&late, Some(v(99)))?, Upserted::Stale);
+    assert_eq!(by_state(&table)?, [("RUNNING".to_owned(), 1)]);
+    // No version: applies, and the stored version stays 100, so 99 is still stale.
+    let done = job.clone().with_state(State::Completed);
+    assert_eq!(table.upsert(&done, None)?, Upserted::Replaced);
+    assert_eq!(table.upsert(&late, Some(v(99)))?, Upserted::Stale);
+    assert_eq!(by_state(&table)?, [("COMPLETED".to_owned(), 1)]);
+    assert_eq!(
+        table.get(&JobId::parse("b-1")?).and_then(|j| j.version()),
+        Some(v(100))
+    );
+    Ok(())
+}
+
+#[test]
+fn versions_are_whole_seconds_of_the_event_time() -> TestResult {
+    let a = Version::from_millis(UnixMillis::new(1_795_651_200_999)).ok_or("out of range")?;
+    let b = Version::from_millis(UnixMillis::new(1_795_651_200_000)).ok_or("out of range")?;
+    // Two events within one second are the same version: they apply in arrival order.
+    assert_eq!(a, b);
+    assert!(Version::from_millis(UnixMillis::new(-1)).is_none());
+    Ok(())
+}
+
+#[test]
+fn expire_drops_jobs_created_before_today_minus_retention() -> TestResult {
+    let mut table = JobTable::new(Operation::Backup).with_retention_days(30);
+    let cutoff = TODAY - 30 * DAY;
+    table.push(&with_id(job(State::Completed, "EBS", cutoff - 1)?, "old")?)?;
+    table.push(&job(State::Completed, "EBS", cutoff - 1)?)?;
+    table.push(&with_id(job(State::Completed, "EBS", cutoff)?, "kept")?)?;
+    let expired = table.expire(NOW);
+    assert_eq!((expired.jobs, expired.identified), (2, 1));
+    assert_eq!(table.len(), 1);
+    assert!(table.get(&JobId::parse("old")?).is_none());
+    // An expired job that comes back is a new job.
+    let back = with_id(job(State::Failed, "EBS", cutoff - 1)?, "old")?;
+    assert_eq!(table.upsert(&back, None)?, Upserted::Inserted);
+    Ok(())
+}
+
+#[test]
+fn pages_are_cut_from_the_jobs_current_at_each_request() -> TestResult {
+    let mut table = JobTable::new(Operation::Backup);
+    for (i, state) in [State::Aborted, State::Completed, State::Failed]
+        .into_iter()
+        .enumerate()
+    {
+        table.push(&with_id(job(state, "EBS", TODAY)?, &format!("j{i}"))?)?;
+    }
+    let query = parse(Operation::Backup, &[("State", "ANY"), ("MaxResults", "1")])?;
+    let first = table.answer(&query, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
+    let token = first.page().next_token().ok_or("one page only")?.to_owned();
+    // Between pages the ABORTED job completes: COMPLETED now counts 2; the emitted ABORTED
+    // row is not repeated, and the next page starts after it.
+    table.upsert(&with_id(job(State::Completed, "EBS", TODAY)?, "j0")?, None)?;
+    let next = query.clone().with_next_token(Some(&token));
+    let second = table.answer(&next, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
+    let rows: Vec<Row> = second.page().rows().map(|r| r.to_row()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].values[1].as_deref(), rows[0].count),
+        (Some("COMPLETED"), 2)
+    );
+    Ok(())
+}
+
+#[test]
+fn precounted_cells_are_anonymous_jobs() -> TestResult {
+    let mut table = JobTable::new(Operation::Backup);
+    let cell = with_id(job(State::Completed, "EBS", TODAY)?, "ignored")?;
+    table.add_count(&cell, 3)?;
+    assert_eq!((table.len(), table.identified_len()), (3, 0));
+    assert!(!table.remove(&JobId::parse("ignored")?));
     Ok(())
 }
