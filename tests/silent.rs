@@ -603,7 +603,7 @@ fn completed_with_issues_needs_a_category() -> TestResult {
 #[test]
 fn tokens_live_24_hours() -> TestResult {
     assert_eq!(
-        backup_summaries::DEFAULT_TOKEN_LIFETIME,
+        DEFAULT_TOKEN_LIFETIME,
         std::time::Duration::from_secs(24 * 3600)
     );
     let jobs = (0..3)
@@ -611,7 +611,7 @@ fn tokens_live_24_hours() -> TestResult {
         .collect::<Result<Vec<_>, _>>()?;
     let table = JobTable::from_records(Operation::Backup, &jobs)?;
     let caller = me()?;
-    let lifetime = backup_summaries::DEFAULT_TOKEN_LIFETIME;
+    let lifetime = DEFAULT_TOKEN_LIFETIME;
     let first = parse(
         Operation::Backup,
         &[("ResourceType", "ANY"), ("MaxResults", "1")],
