@@ -735,7 +735,7 @@ fn pages_are_cut_from_the_jobs_current_at_each_request() -> TestResult {
     // Between pages the ABORTED job completes: COMPLETED now counts 2; the emitted ABORTED
     // row is not repeated, and the next page starts after it.
     table.upsert(&with_id(job(State::Completed, "EBS", TODAY)?, "j0")?, None)?;
-    let next = query.clone().with_next_token(Some(&token));
+    let next = query.with_next_token(Some(&token));
     let second = table.answer(&next, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
     let rows: Vec<Row> = second.page().rows().map(|r| r.to_row()).collect();
     assert_eq!(rows.len(), 1);
