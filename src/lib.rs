@@ -34,9 +34,11 @@
 //! [`Query::from_pairs`], [`QueryBuilder::build`]); after that [`Aggregator::push`],
 //! [`Aggregator::merge`], [`Aggregator::finish`] and [`summarize`] cannot fail.
 //!
-//! 1. Ingest jobs into a [`JobTable`] per operation (interned, compact, ordered by
-//!    CreationDate), from typed [`JobRecord`]s or, with the `wire` feature, from the list-API
-//!    JSON (`wire::load_jobs`).
+//! 1. Ingest jobs into a [`JobTable`] per operation: a count cube (jobs per UTC day and
+//!    dimension values) with the identity of every job that has an id, kept current with
+//!    [`JobTable::upsert`], [`JobTable::remove`], [`JobTable::apply`] (a [`Batch`], all or
+//!    nothing) and [`JobTable::expire`]; from typed [`JobRecord`]s or, with the `wire`
+//!    feature, from the list-API JSON (`wire::load_jobs`).
 //! 2. Build or parse a [`Query`].
 //! 3. [`summarize`] it (or feed an [`Aggregator`] several tables and [`Aggregator::merge`]
 //!    partial aggregators) and read the [`Summary`] rows in their total order; or call
@@ -63,8 +65,9 @@
 //! most 436 characters. Concatenating the pages gives the unpaginated rows for any sequence
 //! of MaxResults; jobs added between pages never repeat a row or skip a later one. Undecodable,
 //! foreign, future and expired tokens are rejected ([`CursorError`]); decoding never panics.
-//! A table keeps its last few summaries, so a NextToken walk costs one aggregation; any change
-//! to the table drops them.
+//! Each page is cut from the jobs current at its request (SPEC §10). A [`SummaryCache`]
+//! keeps recent summaries keyed by the table's [`generation`](JobTable::generation), so a
+//! NextToken walk over an unchanged table costs one aggregation.
 //!
 //! ## Where AWS is silent
 //!
@@ -84,8 +87,17 @@
 //! - **empty buckets give no rows**, and no row ever has `Count = 0`.
 //! - **tokens live 24 hours** ([`DEFAULT_TOKEN_LIFETIME`], configurable).
 //!
+//! - **a job without an id is anonymous**: never replaced or removed (SPEC §10).
+//! - **older versions are stale; equal or missing versions apply in arrival order**.
+//! - **retention is 30 days before today** ([`DEFAULT_RETENTION_DAYS`]): [`JobTable::expire`].
+//! - **pages are cut from the jobs current at each request**.
+//!
 //! Decisions of this crate beyond SPEC:
 //!
+//! - **versions are whole seconds of the event time** ([`Version`]); **a change without a
+//!   version keeps the stored version**; **an expired job that comes back is new**;
+//!   **pre-counted cells are anonymous jobs**; **a table keeps days, not instants, of
+//!   identified jobs** ([`CurrentJob`]).
 //! - **an empty MessageCategory in a record is absent** (wire ingestion; tested in
 //!   `tests/wire_golden.rs`).
 //! - **"completed with issues" needs a category**: a COMPLETED job with no MessageCategory is
