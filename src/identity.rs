@@ -36,9 +36,11 @@ pub(crate) const MAX_JOB_ID_BYTES: usize = 256;
 #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct JobId(Box<str>);
 
-/// The fixed 128-bit hash a table keeps of a [`JobId`]: FNV-1a 128 of the id's UTF-8 bytes,
-/// with the lowest bit set. Stable across processes, platforms and releases, so it can be
-/// stored. Two ids share a key with probability about 2⁻¹²⁷ per pair.
+/// The fixed 128-bit hash a table keeps of a [`JobId`]: XXH3-128 (seed 0) of the id's UTF-8
+/// bytes, with the lowest bit set. Stable across processes, platforms and releases (XXH3 is
+/// a specified algorithm), so it can be stored. Two ids share a key with probability about
+/// 2⁻¹²⁷ per pair. It is not a cryptographic hash: whoever may ingest could pick colliding ids
+/// on purpose, which is why ingest needs a token.
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct JobKey(u128);
 
@@ -132,13 +134,7 @@ impl JobKey {
     /// The key of the id `id` (which should be a valid [`JobId`]).
     #[must_use]
     pub fn of(id: &str) -> Self {
-        const BASIS: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
-        const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
-        let h = id
-            .as_bytes()
-            .iter()
-            .fold(BASIS, |h, &b| (h ^ u128::from(b)).wrapping_mul(PRIME));
-        Self(h | 1)
+        Self(xxhash_rust::xxh3::xxh3_128(id.as_bytes()) | 1)
     }
 
     /// The key as a number (never 0), e.g. to store it.
@@ -206,15 +202,35 @@ impl IdIndex {
         self.shards.get(shard_of(key))?.get(key)
     }
 
-    /// Sets the entry of `key`, adding it if new; returns the previous entry.
-    pub(crate) fn insert(&mut self, key: JobKey, entry: Entry) -> Option<Entry> {
+    /// Looks `key` up once: `change` gets its entry (`None` if absent) and returns the entry
+    /// to store, or `None` to change nothing. Returns the previous entry.
+    pub(crate) fn update(
+        &mut self,
+        key: JobKey,
+        change: impl FnOnce(Option<Entry>) -> Option<Entry>,
+    ) -> Option<Entry> {
         let shard = self.shards.get_mut(shard_of(key));
         debug_assert!(shard.is_some(), "there are {SHARDS} shards");
-        let old = shard?.insert(key, entry);
-        if old.is_none() {
-            self.len += 1;
-        }
+        let shard = shard?;
+        let before = shard.len;
+        let old = shard.update(key, change);
+        self.len += shard.len - before;
         old
+    }
+
+    /// Reads the home slot of `key`, so that a lookup soon after finds it in cache: touching
+    /// the slots of several keys first lets their cache misses overlap.
+    pub(crate) fn touch(&self, key: JobKey) -> u64 {
+        self.shards.get(shard_of(key)).map_or(0, |s| {
+            let (lo, hi) = (key.0 as u64, (key.0 >> 64) as u64);
+            let cap = s.slots.len();
+            if cap == 0 {
+                return 0;
+            }
+            s.slots
+                .get(home_of(lo, hi, cap))
+                .map_or(0, |slot| slot.key_lo)
+        })
     }
 
     /// Removes `key`; returns its entry.
@@ -260,18 +276,25 @@ impl Shard {
             })
     }
 
-    fn insert(&mut self, key: JobKey, entry: Entry) -> Option<Entry> {
-        if let Some(i) = self.find(key) {
-            if let Some(s) = self.slots.get_mut(i) {
-                let old = Entry {
-                    cell: s.cell,
-                    version: Version(s.version),
-                };
-                s.cell = entry.cell;
-                s.version = entry.version.0;
-                return Some(old);
+    /// Looks `key` up once; `change` gets its entry (`None` if absent) and returns the entry
+    /// to store, or `None` to leave the shard as it is. Returns the previous entry.
+    fn update(
+        &mut self,
+        key: JobKey,
+        change: impl FnOnce(Option<Entry>) -> Option<Entry>,
+    ) -> Option<Entry> {
+        if let Some(s) = self.find(key).and_then(|i| self.slots.get_mut(i)) {
+            let old = Entry {
+                cell: s.cell,
+                version: Version(s.version),
+            };
+            if let Some(new) = change(Some(old)) {
+                s.cell = new.cell;
+                s.version = new.version.0;
             }
+            return Some(old);
         }
+        let entry = change(None)?;
         if self.len + 1 > Self::max_len(self.slots.len()) {
             self.grow(self.len + 1);
         }
@@ -462,12 +485,13 @@ mod tests {
     }
 
     #[test]
-    fn key_is_fnv1a_128_with_the_low_bit_set() {
-        // FNV-1a 128 of "" is the offset basis; of "a", a published test vector.
-        assert_eq!(JobKey::of("").0, 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d);
+    fn key_is_xxh3_128_with_the_low_bit_set() {
+        // Vectors from the reference implementation (Python's xxhash.xxh3_128_intdigest).
+        assert_eq!(JobKey::of("").0, 0x99aa_06d3_0147_98d8_6001_c324_468d_497f);
+        assert_eq!(JobKey::of("a").0, 0xa96f_af70_5af1_6834_e6c6_32b6_1e96_4e1f);
         assert_eq!(
-            JobKey::of("a").0,
-            0xd228_cb69_6f1a_8caf_7891_2b70_4e4a_8964 | 1
+            JobKey::of("4d1c0a5e-0000-4000-8000-000000000001").0,
+            0xcdcf_b2fa_57ee_7a38_7d73_11e3_f09e_00ae | 1
         );
         assert_ne!(JobKey::of("a"), JobKey::of("b"));
         assert!(JobKey::from_u128(2).is_none());
@@ -501,7 +525,11 @@ mod tests {
                 assert_eq!(index.remove(key), model.remove(&key), "step {step}");
             } else {
                 let e = entry(step, (x >> 32) as u32);
-                assert_eq!(index.insert(key, e), model.insert(key, e), "step {step}");
+                assert_eq!(
+                    index.update(key, |_| Some(e)),
+                    model.insert(key, e),
+                    "step {step}"
+                );
             }
             assert_eq!(index.len(), model.len());
             assert!(index

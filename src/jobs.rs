@@ -899,28 +899,39 @@ impl JobTable {
             self.add_to(cell, n);
             applied.inserted += n;
         }
-        for change in changes {
-            match change {
-                crate::batch::Change::Upsert {
-                    key,
-                    packed,
-                    version,
-                } => {
-                    let packed = Packed {
-                        day: packed.day,
-                        ids: remap(packed.ids, &maps),
-                    };
-                    match self.place(packed, Some(key), version) {
-                        Upserted::Inserted => applied.inserted += 1,
-                        Upserted::Replaced => applied.replaced += 1,
-                        Upserted::Stale => applied.stale += 1,
+        // In groups: touch every key's home slot first, so the cache misses of a group
+        // overlap instead of following one another.
+        for group in changes.chunks(16) {
+            let mut touched = 0u64;
+            for change in group {
+                let (crate::batch::Change::Upsert { key, .. } | crate::batch::Change::Remove(key)) =
+                    change;
+                touched ^= self.ids.touch(*key);
+            }
+            std::hint::black_box(touched);
+            for &change in group {
+                match change {
+                    crate::batch::Change::Upsert {
+                        key,
+                        packed,
+                        version,
+                    } => {
+                        let packed = Packed {
+                            day: packed.day,
+                            ids: remap(packed.ids, &maps),
+                        };
+                        match self.place(packed, Some(key), version) {
+                            Upserted::Inserted => applied.inserted += 1,
+                            Upserted::Replaced => applied.replaced += 1,
+                            Upserted::Stale => applied.stale += 1,
+                        }
                     }
-                }
-                crate::batch::Change::Remove(key) => {
-                    if self.remove_key(key) {
-                        applied.removed += 1;
-                    } else {
-                        applied.not_found += 1;
+                    crate::batch::Change::Remove(key) => {
+                        if self.remove_key(key) {
+                            applied.removed += 1;
+                        } else {
+                            applied.not_found += 1;
+                        }
                     }
                 }
             }
@@ -1035,15 +1046,26 @@ impl JobTable {
             self.generation += 1;
             return Upserted::Inserted;
         };
-        let old = self.ids.get(key);
-        if let (Some(old), Some(v)) = (old, version) {
-            if v < old.version {
-                return Upserted::Stale;
-            }
-        }
+        // The cell first (cheap, and usually present), so the index is probed once.
         let cell = self.cell(packed.day, word);
-        let version = version.or(old.map(|e| e.version)).unwrap_or_default();
-        self.ids.insert(key, Entry { cell, version });
+        let mut stale = false;
+        let old = self.ids.update(key, |old| match old {
+            Some(o) if version.is_some_and(|v| v < o.version) => {
+                stale = true;
+                None
+            }
+            Some(o) => Some(Entry {
+                cell,
+                version: version.unwrap_or(o.version),
+            }),
+            None => Some(Entry {
+                cell,
+                version: version.unwrap_or_default(),
+            }),
+        });
+        if stale {
+            return Upserted::Stale;
+        }
         if let Some(old) = old {
             self.take_from(old.cell);
         }
