@@ -170,27 +170,51 @@ fn walk(c: &mut Criterion, d: &Data, n: usize) {
         })
     });
     group.bench_function(BenchmarkId::new("walk", &d.label), |b| {
-        b.iter(|| {
-            let cache = SummaryCache::default();
-            let (mut pages, mut total) = (0usize, 0u64);
-            let mut token: Option<String> = None;
-            loop {
-                let q = q1.clone().with_next_token(token.as_deref());
-                let answer = cache
-                    .answer(&d.table, &q, &d.caller, NOW, DEFAULT_TOKEN_LIFETIME)
-                    .expect("page");
-                let page = answer.page();
-                total += page.rows().map(|r| r.count()).sum::<u64>();
-                pages += 1;
-                match page.next_token() {
-                    Some(t) => token = Some(t.to_owned()),
-                    None => break,
-                }
-            }
-            (pages, total)
+        b.iter(|| interleaved_walks(d, &q1, std::slice::from_ref(&d.caller)))
+    });
+    // Eight callers (the management account and seven delegated administrators, who all see
+    // the whole organization) walk Q1 page by page in turn, sharing one cache: SPEC §10's
+    // concurrent walks. Each walk should cost about what one walk alone does.
+    let org = d
+        .caller
+        .organization()
+        .expect("the bench caller has an organization");
+    let admins: Vec<_> = org.accounts().to_sorted_vec().into_iter().take(7).collect();
+    let org = Organization::new(org.management())
+        .with_accounts(org.accounts().to_sorted_vec())
+        .with_delegated_administrators(admins.iter().copied());
+    let callers: Vec<Caller> = std::iter::once(org.management())
+        .chain(admins)
+        .map(|a| {
+            Caller::new(a, "us-east-1".parse().expect("region")).with_organization(org.clone())
         })
+        .collect();
+    group.bench_function(BenchmarkId::new("eight_interleaved_walks", &d.label), |b| {
+        b.iter(|| interleaved_walks(d, &q1, &callers))
     });
     group.finish();
+}
+
+/// Walks `q1` to its last page for every caller, one page of each in turn, through one cold
+/// cache; returns the pages and jobs seen.
+fn interleaved_walks(d: &Data, q1: &Query, callers: &[Caller]) -> (usize, u64) {
+    let cache = SummaryCache::default();
+    let mut tokens: Vec<Option<Option<String>>> = vec![Some(None); callers.len()];
+    let (mut pages, mut total) = (0usize, 0u64);
+    while tokens.iter().any(Option::is_some) {
+        for (caller, token) in callers.iter().zip(tokens.iter_mut()) {
+            let Some(t) = token.take() else { continue };
+            let q = q1.clone().with_next_token(t.as_deref());
+            let answer = cache
+                .answer(&d.table, &q, caller, NOW, DEFAULT_TOKEN_LIFETIME)
+                .expect("page");
+            let page = answer.page();
+            total += page.rows().map(|r| r.count()).sum::<u64>();
+            pages += 1;
+            *token = page.next_token().map(|t| Some(t.to_owned()));
+        }
+    }
+    (pages, total)
 }
 
 /// JSON Lines in the list-API shape to a table, as a server loads `list-backup-jobs` output.
