@@ -5,10 +5,12 @@
 //! The input is a whole document when its first non-whitespace byte is `[` (a bare list of
 //! records) or `{` and its first JSON value is an object with the operation's list member
 //! (`BackupJobs`, `CopyJobs`, `RestoreJobs`, `ScanJobs`); otherwise it is JSON Lines, one
-//! record per non-blank line. Records are parsed with borrowed strings and checked once into
-//! [`JobRecord`]s; unknown members are ignored, and the first bad record stops the parse with
-//! an [`IngestError`] naming its position and field. Nothing is dropped silently, and no input
-//! makes the parser panic.
+//! record per non-blank line. The layout, the cutting into records and the parallel-ready
+//! chunks are [`JobStream`]'s; this module holds what reads one record: the serde shapes
+//! ([`RawJob`], [`Scalar`]) that the fast scanner (`flat.rs`) fills too, and [`check`], which
+//! turns a raw record into validated [`JobFields`]. Unknown members are ignored, and the first
+//! bad record stops the parse with an [`IngestError`] naming its position and field. Nothing
+//! is dropped silently, and no input makes the parser panic.
 //!
 //! Members read, per record (`null` is the same as absent):
 //!
@@ -17,11 +19,12 @@
 //! | `AccountId` | all | required, a string of 12 digits |
 //! | `State` (`Status` for restore) | all | required, one of the operation's states |
 //! | `ResourceType` | all | required, 1..=50 characters |
-//! | `CreationDate` | all | required, epoch seconds (a number) or an RFC 3339 string; digits below the millisecond are truncated |
+//! | `CreationDate` | all | required, epoch seconds (a number, up to the end of year 9999: larger numbers are most likely epoch milliseconds) or an RFC 3339 string; digits below the millisecond are truncated |
 //! | `MessageCategory` | backup, copy | optional, 1..=50 characters; empty is absent (D) |
 //! | `MalwareScanner` | scan | optional, `GUARDDUTY` |
 //! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND` or `THREATS_FOUND` |
 //! | `Region` | all | optional, else the region of the first of `BackupVaultArn`, `SourceBackupVaultArn`, `RecoveryPointArn`, `ResourceArn` that has one, else the caller's default |
+//! | `BackupJobId`, `CopyJobId`, `RestoreJobId`, `ScanJobId` | the operation's own | optional, 1..=256 bytes (SPEC §10) |
 
 use std::borrow::Cow;
 use std::fmt;
@@ -33,21 +36,30 @@ use serde::Deserialize;
 
 use crate::error::RecordError;
 use crate::jobs::JobTable;
-use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
+use crate::record::{AccountId, JobRecord, Region, MAX_NAME_CHARS};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
+use crate::wire::stream::{JobFields, JobSink, JobStream};
 
 /// Longest parser message an error keeps, in characters.
 const MAX_DETAIL_CHARS: usize = 200;
 /// What a CreationDate may be.
 const EXPECT_DATE: &str = "epoch seconds or an RFC 3339 date-time";
-/// The UTF-8 byte order mark some tools write first.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// What a numeric CreationDate past year 9999 is told.
+const EXPECT_SECONDS: &str =
+    "epoch seconds up to the year 9999 (this looks like epoch milliseconds) or an RFC 3339 date-time";
+/// The last millisecond of year 9999 (9999-12-31T23:59:59.999Z).
+const MAX_NUMERIC_DATE_MS: i64 = 253_402_300_799_999;
+/// Longest job id, in bytes (SPEC §10).
+const MAX_JOB_ID_BYTES: usize = 256;
 
 /// Parses `input` into `op`'s job records (SPEC §2), all or nothing.
 ///
 /// `default_region` is used for a record with no `Region` member and no ARN with a region.
+/// This is [`JobStream`] driven over one buffer; a record (a line, or an element of a
+/// document's list) longer than [`MAX_RECORD_BYTES`](crate::wire::MAX_RECORD_BYTES) is
+/// rejected.
 ///
 /// # Errors
 /// An [`IngestError`] for the first bad record: its [`Position`] (the line of JSON Lines, the
@@ -76,7 +88,9 @@ pub fn parse_jobs(
     input: &[u8],
     default_region: Option<&Region>,
 ) -> Result<Vec<JobRecord>, IngestError> {
-    parse(op, input, default_region).map(|(records, _)| records)
+    let mut sink = RecordSink::default();
+    parse_into(op, input, default_region, &mut sink)?;
+    Ok(sink.records)
 }
 
 /// Parses `input` as [`parse_jobs`] does for `table`'s operation, then adds every record to
@@ -90,64 +104,145 @@ pub fn load_jobs(
     input: &[u8],
     default_region: Option<&Region>,
 ) -> Result<usize, IngestError> {
-    let (records, layout) = parse(table.operation(), input, default_region)?;
+    let op = table.operation();
+    let records = parse_jobs(op, input, default_region)?;
     table.reserve(records.len());
-    table
-        .extend(&records)
-        .map_err(|(i, e)| IngestError::new(layout.position(input, i), layout.list(), e))?;
+    table.extend(&records).map_err(|(i, error)| {
+        // Parse again, failing at the i-th job, to find its position.
+        let mut sink = FailAt {
+            at: i,
+            seen: 0,
+            error: Some(error.clone()),
+        };
+        parse_into(op, input, default_region, &mut sink)
+            .err()
+            .unwrap_or_else(|| IngestError::new(Position::Index(i), None, error))
+    })?;
     Ok(records.len())
 }
 
-/// How the input was laid out, to find the position of the i-th record again.
-#[derive(Clone, Copy, Debug)]
-enum Layout {
-    /// A whole document; its list member, if it was an object.
-    Document(Option<&'static str>),
-    /// JSON Lines.
-    Lines,
+/// Parses a whole input into `sink`, serially: [`JobStream`] over one buffer, the same cuts
+/// and checks the CLI's parallel reader makes over many. Returns the number of jobs.
+///
+/// # Errors
+/// As [`parse_jobs`]. `sink` may have taken some jobs then; the caller drops them.
+pub(crate) fn parse_into<S: JobSink + ?Sized>(
+    op: Operation,
+    input: &[u8],
+    default_region: Option<&Region>,
+    sink: &mut S,
+) -> Result<usize, IngestError> {
+    let mut stream = JobStream::new(op, default_region);
+    let mut rest = input;
+    loop {
+        let cut = stream.cut(rest, true, 1)?;
+        for chunk in cut.chunks() {
+            let done = chunk.parse_into(sink);
+            stream.merge(done)?;
+        }
+        let consumed = cut.consumed();
+        rest = rest.get(consumed..).unwrap_or_default();
+        if consumed == 0 || rest.is_empty() {
+            break;
+        }
+    }
+    stream.finish()
 }
 
-/// The result of trying the whole-document form on an input starting with `{`.
-enum Attempt {
-    Parsed(Result<Vec<JobRecord>, IngestError>),
+/// A [`JobSink`] that builds owned [`JobRecord`]s (for [`parse_jobs`] and the CLI).
+#[derive(Debug, Default)]
+pub(crate) struct RecordSink {
+    pub(crate) records: Vec<JobRecord>,
+}
+
+impl JobSink for RecordSink {
+    fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError> {
+        self.records.push(fields.to_record()?);
+        Ok(())
+    }
+}
+
+/// A [`JobSink`] that takes jobs until the `at`-th, which gets `error`.
+struct FailAt {
+    at: usize,
+    seen: usize,
+    error: Option<RecordError>,
+}
+
+impl JobSink for FailAt {
+    fn job(&mut self, _: &JobFields<'_>) -> Result<(), RecordError> {
+        if self.seen == self.at {
+            if let Some(error) = self.error.take() {
+                return Err(error);
+            }
+        }
+        self.seen += 1;
+        Ok(())
+    }
+}
+
+/// The outcome of parsing bytes as a whole document with serde (a document's head or
+/// envelope, see [`JobStream`]).
+pub(super) enum Attempt {
+    /// The bytes are a document; its parse succeeded or failed.
+    Parsed(Result<(), IngestError>),
+    /// The first value is an object without the operation's list member.
     NotADocument,
 }
 
+/// Where the envelope of a streamed document lost its list's content (see
+/// [`serde_document`]): errors at or after `line` (1-based, the line of `[` in the envelope)
+/// move down `lines`, and those on `line` itself move right by `columns`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Relocation {
+    pub(super) line: usize,
+    pub(super) lines: usize,
+    pub(super) columns: usize,
+}
+
 /// One job, as the list APIs spell it; every member optional until checked.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(expecting = "a job record (a JSON object)")]
-struct RawJob<'a> {
+pub(super) struct RawJob<'a> {
     #[serde(rename = "AccountId", borrow, default)]
-    account_id: Option<Scalar<'a>>,
+    pub(super) account_id: Option<Scalar<'a>>,
     #[serde(rename = "State", borrow, default)]
-    state: Option<Scalar<'a>>,
+    pub(super) state: Option<Scalar<'a>>,
     #[serde(rename = "Status", borrow, default)]
-    status: Option<Scalar<'a>>,
+    pub(super) status: Option<Scalar<'a>>,
     #[serde(rename = "ResourceType", borrow, default)]
-    resource_type: Option<Scalar<'a>>,
+    pub(super) resource_type: Option<Scalar<'a>>,
     #[serde(rename = "CreationDate", borrow, default)]
-    creation_date: Option<Scalar<'a>>,
+    pub(super) creation_date: Option<Scalar<'a>>,
     #[serde(rename = "MessageCategory", borrow, default)]
-    message_category: Option<Scalar<'a>>,
+    pub(super) message_category: Option<Scalar<'a>>,
     #[serde(rename = "MalwareScanner", borrow, default)]
-    malware_scanner: Option<Scalar<'a>>,
+    pub(super) malware_scanner: Option<Scalar<'a>>,
     #[serde(rename = "ScanResult", borrow, default)]
     scan_result: Option<RawScanResult<'a>>,
     #[serde(rename = "Region", borrow, default)]
-    region: Option<Scalar<'a>>,
+    pub(super) region: Option<Scalar<'a>>,
     #[serde(rename = "BackupVaultArn", borrow, default)]
-    backup_vault_arn: Option<Scalar<'a>>,
+    pub(super) backup_vault_arn: Option<Scalar<'a>>,
     #[serde(rename = "SourceBackupVaultArn", borrow, default)]
-    source_backup_vault_arn: Option<Scalar<'a>>,
+    pub(super) source_backup_vault_arn: Option<Scalar<'a>>,
     #[serde(rename = "RecoveryPointArn", borrow, default)]
-    recovery_point_arn: Option<Scalar<'a>>,
+    pub(super) recovery_point_arn: Option<Scalar<'a>>,
     #[serde(rename = "ResourceArn", borrow, default)]
-    resource_arn: Option<Scalar<'a>>,
+    pub(super) resource_arn: Option<Scalar<'a>>,
+    #[serde(rename = "BackupJobId", borrow, default)]
+    pub(super) backup_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "CopyJobId", borrow, default)]
+    pub(super) copy_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "RestoreJobId", borrow, default)]
+    pub(super) restore_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "ScanJobId", borrow, default)]
+    pub(super) scan_job_id: Option<Scalar<'a>>,
 }
 
 /// A [`RawJob`] that must be a JSON object: the derived `Deserialize` alone would also fill
 /// the fields from an array, by position (SPEC §2: such a record is malformed).
-struct ObjectJob<'a>(RawJob<'a>);
+pub(super) struct ObjectJob<'a>(pub(super) RawJob<'a>);
 
 impl<'de> Deserialize<'de> for ObjectJob<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -176,8 +271,11 @@ enum RawScanResult<'a> {
 /// Any JSON value, keeping only what a record member needs: strings (borrowed when
 /// unescaped) and numbers; objects and arrays are skipped.
 #[derive(Debug)]
-enum Scalar<'a> {
+pub(super) enum Scalar<'a> {
     Str(Cow<'a, str>),
+    /// A plain decimal with a fraction and at most 15 significant digits, as written (only
+    /// the fast scanner makes these; serde gives [`Scalar::Float`]).
+    Decimal(&'a str),
     Unsigned(u64),
     Signed(i64),
     Float(f64),
@@ -201,10 +299,10 @@ struct StackText {
 }
 
 /// Parsing state shared by the document visitors.
-struct Sink<'r> {
+struct Sink<'r, 'o> {
     op: Operation,
     default_region: Option<&'r Region>,
-    records: Vec<JobRecord>,
+    out: &'o mut dyn JobSink,
     /// The index of the element being parsed, while inside the list.
     index: Option<usize>,
     /// The first bad record: its index and why.
@@ -216,10 +314,10 @@ struct Sink<'r> {
 }
 
 /// Parses a top-level object, looking for the operation's list member.
-struct DocumentSeed<'s, 'r>(&'s mut Sink<'r>);
+struct DocumentSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
 
 /// Parses a list of records.
-struct ListSeed<'s, 'r>(&'s mut Sink<'r>);
+struct ListSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
 
 /// Parses an object key of a document for `.0`.
 struct KeySeed(Operation);
@@ -234,43 +332,48 @@ enum Key {
     Other,
 }
 
-/// Parses `input` and tells how it was laid out.
-fn parse(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<(Vec<JobRecord>, Layout), IngestError> {
-    let input = input.strip_prefix(BOM).unwrap_or(input);
-    match input.iter().find(|b| !is_json_space(**b)) {
-        Some(b'[') => match parse_document(op, input, default_region, true) {
-            Attempt::Parsed(r) => r.map(|r| (r, Layout::Document(None))),
-            Attempt::NotADocument => {
-                parse_lines(op, input, default_region).map(|r| (r, Layout::Lines))
-            }
-        },
-        Some(b'{') => match parse_document(op, input, default_region, false) {
-            Attempt::Parsed(r) => r.map(|r| (r, Layout::Document(Some(jobs_member(op))))),
-            Attempt::NotADocument => {
-                parse_lines(op, input, default_region).map(|r| (r, Layout::Lines))
-            }
-        },
-        _ => parse_lines(op, input, default_region).map(|r| (r, Layout::Lines)),
+impl<'a> RawJob<'a> {
+    /// The slot of a member the fast scanner fills, by name; `None` for members it ignores.
+    pub(super) fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Scalar<'a>>> {
+        Some(match name {
+            b"AccountId" => &mut self.account_id,
+            b"State" => &mut self.state,
+            b"Status" => &mut self.status,
+            b"ResourceType" => &mut self.resource_type,
+            b"CreationDate" => &mut self.creation_date,
+            b"MessageCategory" => &mut self.message_category,
+            b"MalwareScanner" => &mut self.malware_scanner,
+            b"Region" => &mut self.region,
+            b"BackupVaultArn" => &mut self.backup_vault_arn,
+            b"SourceBackupVaultArn" => &mut self.source_backup_vault_arn,
+            b"RecoveryPointArn" => &mut self.recovery_point_arn,
+            b"ResourceArn" => &mut self.resource_arn,
+            b"BackupJobId" => &mut self.backup_job_id,
+            b"CopyJobId" => &mut self.copy_job_id,
+            b"RestoreJobId" => &mut self.restore_job_id,
+            b"ScanJobId" => &mut self.scan_job_id,
+            _ => return None,
+        })
     }
 }
 
-/// Parses `input` as one whole document: a bare list (`bare`) or an object with the list
-/// member. `NotADocument` when the object lacks the member.
-fn parse_document(
+/// Parses `input` with serde as one whole document: a bare list (`bare`) or an object with
+/// the list member, giving each record to `out`. `NotADocument` when the object lacks the
+/// member. Parser errors after the list's start move by `relocation` (see [`JobStream`]:
+/// it parses a document's envelope with the list's content cut out).
+pub(super) fn serde_document(
     op: Operation,
     input: &[u8],
     default_region: Option<&Region>,
     bare: bool,
+    out: &mut dyn JobSink,
+    relocation: Relocation,
 ) -> Attempt {
     let list = (!bare).then(|| jobs_member(op));
     let mut sink = Sink {
         op,
         default_region,
-        records: Vec::new(),
+        out,
         index: None,
         failure: None,
         list_seen: bare,
@@ -299,44 +402,28 @@ fn parse_document(
             _ => Attempt::NotADocument,
         };
     }
-    Attempt::Parsed(match result {
-        Ok(()) => Ok(sink.records),
-        Err(e) => Err(match (sink.failure, sink.index) {
+    Attempt::Parsed(result.map_err(|e| {
+        let (line, column) = relocation.apply(e.line(), e.column());
+        match (sink.failure, sink.index) {
             (Some((i, error)), _) => IngestError::new(Position::Index(i), list, error),
-            (None, Some(i)) => IngestError::new(Position::Index(i), list, malformed(&e, true)),
-            (None, None) => {
-                IngestError::new(Position::Line(e.line().max(1)), None, malformed(&e, true))
+            (None, Some(i)) => {
+                IngestError::new(Position::Index(i), list, malformed_at(&e, line, column))
             }
-        }),
-    })
-}
-
-/// Parses `input` as JSON Lines: one record per non-blank line.
-fn parse_lines(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<Vec<JobRecord>, IngestError> {
-    let mut records = Vec::new();
-    for (n, line) in input.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(|&b| is_json_space(b)) {
-            continue;
+            (None, None) => IngestError::new(
+                Position::Line(line.max(1)),
+                None,
+                malformed_at(&e, line, column),
+            ),
         }
-        let at = Position::Line(n + 1);
-        let ObjectJob(raw) = serde_json::from_slice(line)
-            .map_err(|e| IngestError::new(at, None, malformed(&e, false)))?;
-        records
-            .push(to_record(op, raw, default_region).map_err(|e| IngestError::new(at, None, e))?);
-    }
-    Ok(records)
+    }))
 }
 
-/// Checks one raw record into a [`JobRecord`].
-fn to_record(
+/// Checks one raw record into [`JobFields`] borrowing from it (SPEC §2, §10).
+pub(super) fn check<'r>(
     op: Operation,
-    raw: RawJob<'_>,
-    default_region: Option<&Region>,
-) -> Result<JobRecord, RecordError> {
+    raw: &'r RawJob<'_>,
+    default_region: Option<&'r Region>,
+) -> Result<JobFields<'r>, RecordError> {
     let account = AccountId::parse(required_str(
         "AccountId",
         raw.account_id.as_ref(),
@@ -347,28 +434,48 @@ fn to_record(
         _ => ("State", raw.state.as_ref()),
     };
     let state = parse_state(op, state_field, state)?;
-    let resource_type = ResourceType::parse(required_str(
+    let resource_type = name(
         "ResourceType",
-        raw.resource_type.as_ref(),
-        "1 to 50 characters",
-    )?)?;
-    let creation_date = creation_date(raw.creation_date.as_ref())?;
-    let region = region(&raw, default_region)?;
-    let mut record = JobRecord::new(account, region, state, resource_type, creation_date);
+        required_str(
+            "ResourceType",
+            raw.resource_type.as_ref(),
+            "1 to 50 characters",
+        )?,
+    )?;
+    let creation = creation_date(raw.creation_date.as_ref())?;
+    let region = region(raw, default_region)?;
+    let (id_field, id) = match op {
+        Operation::Backup => ("BackupJobId", raw.backup_job_id.as_ref()),
+        Operation::Copy => ("CopyJobId", raw.copy_job_id.as_ref()),
+        Operation::Restore => ("RestoreJobId", raw.restore_job_id.as_ref()),
+        Operation::Scan => ("ScanJobId", raw.scan_job_id.as_ref()),
+    };
+    let job_id = job_id(id_field, id)?;
+    let mut fields = JobFields {
+        job_id,
+        account,
+        region,
+        state,
+        resource_type,
+        creation,
+        category: None,
+        scanner: None,
+        result: None,
+        version: None,
+    };
     match op {
         Operation::Backup | Operation::Copy => {
-            let category = match optional_str(
+            fields.category = match optional_str(
                 "MessageCategory",
                 raw.message_category.as_ref(),
                 "1 to 50 characters",
             )? {
                 None | Some("") => None,
-                Some(c) => Some(MessageCategory::parse(c)?),
+                Some(c) => Some(name("MessageCategory", c)?),
             };
-            record = record.with_message_category(category);
         }
         Operation::Scan => {
-            let scanner =
+            fields.scanner =
                 optional_str("MalwareScanner", raw.malware_scanner.as_ref(), "GUARDDUTY")?
                     .map(|s| {
                         MalwareScanner::parse(s)
@@ -376,7 +483,6 @@ fn to_record(
                     })
                     .transpose()?;
             const FIELD: &str = "ScanResult.ScanResultStatus";
-            const EXPECTED: &str = "NO_THREATS_FOUND or THREATS_FOUND";
             let status = match &raw.scan_result {
                 None => None,
                 Some(RawScanResult::Object(status)) => status.as_ref(),
@@ -386,21 +492,43 @@ fn to_record(
                     return Err(RecordError::invalid("ScanResult", &text, "an object"));
                 }
             };
-            let status = optional_str(FIELD, status, EXPECTED)?
+            fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
                 .map(|s| {
                     ScanResultStatus::parse(s)
-                        .ok_or_else(|| RecordError::invalid(FIELD, s, EXPECTED))
+                        .ok_or_else(|| RecordError::invalid(FIELD, s, SCAN_RESULTS))
                 })
                 .transpose()?;
-            record = record
-                .with_malware_scanner(scanner)
-                .with_scan_result_status(status);
         }
         Operation::Restore => {}
     }
-    Ok(record)
+    Ok(fields)
 }
 
+/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name (the one
+/// place that lists them).
+const SCAN_RESULTS: &str = "NO_THREATS_FOUND or THREATS_FOUND";
+
+/// A ResourceType or MessageCategory: 1..=50 characters (SPEC §3), as written.
+fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
+    if s.is_empty() || s.chars().nth(MAX_NAME_CHARS).is_some() {
+        return Err(RecordError::invalid(field, s, "1 to 50 characters"));
+    }
+    Ok(s)
+}
+
+/// The job id member: absent, or 1..=256 bytes (SPEC §10).
+fn job_id<'v>(
+    field: &'static str,
+    value: Option<&'v Scalar<'_>>,
+) -> Result<Option<&'v str>, RecordError> {
+    const EXPECTED: &str = "a string of 1 to 256 bytes";
+    match optional_str(field, value, EXPECTED)? {
+        Some(id) if id.is_empty() || id.len() > MAX_JOB_ID_BYTES => {
+            Err(RecordError::invalid(field, id, EXPECTED))
+        }
+        id => Ok(id),
+    }
+}
 /// The state named by `value`, if it is one of `op`'s states.
 fn parse_state(
     op: Operation,
@@ -426,8 +554,14 @@ fn creation_date(value: Option<&Scalar<'_>>) -> Result<UnixMillis, RecordError> 
         Some(Scalar::Unsigned(n)) => i64::try_from(*n).ok().and_then(UnixMillis::from_secs),
         Some(Scalar::Signed(n)) => UnixMillis::from_secs(*n),
         Some(Scalar::Float(x)) => millis_of_f64(*x).map(UnixMillis::new),
+        Some(Scalar::Decimal(text)) => millis_of_decimal(text).map(UnixMillis::new),
         Some(_) => None,
     };
+    let numeric = !matches!(value, Some(Scalar::Str(_)));
+    if numeric && ms.is_some_and(|at| at.as_millis() > MAX_NUMERIC_DATE_MS) {
+        let text = value.map(ToString::to_string).unwrap_or_default();
+        return Err(RecordError::invalid(FIELD, &text, EXPECT_SECONDS));
+    }
     ms.filter(|at| at.to_datetime().is_some()).ok_or_else(|| {
         let text = value.map(ToString::to_string).unwrap_or_default();
         RecordError::invalid(FIELD, &text, EXPECT_DATE)
@@ -470,9 +604,16 @@ fn millis_of_decimal(text: &str) -> Option<i64> {
 
 /// The record's region: its `Region` member, else the first ARN with a region, else the
 /// default.
-fn region(raw: &RawJob<'_>, default_region: Option<&Region>) -> Result<Region, RecordError> {
-    if let Some(name) = optional_str("Region", raw.region.as_ref(), "a non-empty string")? {
-        return Region::parse(name);
+fn region<'r>(
+    raw: &'r RawJob<'_>,
+    default_region: Option<&'r Region>,
+) -> Result<&'r str, RecordError> {
+    const EXPECTED: &str = "a non-empty string";
+    if let Some(name) = optional_str("Region", raw.region.as_ref(), EXPECTED)? {
+        if name.is_empty() {
+            return Err(RecordError::invalid("Region", name, EXPECTED));
+        }
+        return Ok(name);
     }
     let arns = [
         ("BackupVaultArn", raw.backup_vault_arn.as_ref()),
@@ -482,11 +623,11 @@ fn region(raw: &RawJob<'_>, default_region: Option<&Region>) -> Result<Region, R
     ];
     for (field, arn) in arns {
         if let Some(name) = optional_str(field, arn, "an ARN string")?.and_then(arn_region) {
-            return Region::parse(name);
+            return Ok(name);
         }
     }
     default_region
-        .cloned()
+        .map(Region::as_str)
         .ok_or(RecordError::Missing { field: "Region" })
 }
 
@@ -521,15 +662,30 @@ fn optional_str<'v>(
     }
 }
 
-/// A [`RecordError::Malformed`] from a parser error; `with_line` keeps the line number (a
-/// whole document), else only the column (a JSON Lines line).
-fn malformed(e: &serde_json::Error, with_line: bool) -> RecordError {
+/// A [`RecordError::Malformed`] from a parser error on one JSON Lines line: the message and
+/// its column.
+pub(super) fn malformed_in_line(e: &serde_json::Error) -> RecordError {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let detail = match full.strip_suffix(&suffix) {
-        Some(message) if !with_line => format!("{message} at column {}", e.column()),
-        _ => full,
-    };
+    malformed_detail(match full.strip_suffix(&suffix) {
+        Some(message) => format!("{message} at column {}", e.column()),
+        None => full,
+    })
+}
+
+/// A [`RecordError::Malformed`] from a parser error, placed at `line` and `column` of the
+/// whole input (the parser saw only a piece of it).
+pub(super) fn malformed_at(e: &serde_json::Error, line: usize, column: usize) -> RecordError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    malformed_detail(match full.strip_suffix(&suffix) {
+        Some(message) => format!("{message} at line {line} column {column}"),
+        None => full,
+    })
+}
+
+/// A [`RecordError::Malformed`] with this detail, cut to 200 characters.
+pub(super) fn malformed_detail(detail: String) -> RecordError {
     let detail = match detail.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((end, _)) => detail.get(..end).unwrap_or_default().to_owned(),
         None => detail,
@@ -540,7 +696,7 @@ fn malformed(e: &serde_json::Error, with_line: bool) -> RecordError {
 }
 
 /// The list member of `op`'s list-jobs output.
-fn jobs_member(op: Operation) -> &'static str {
+pub(super) fn jobs_member(op: Operation) -> &'static str {
     match op {
         Operation::Backup => "BackupJobs",
         Operation::Copy => "CopyJobs",
@@ -550,33 +706,19 @@ fn jobs_member(op: Operation) -> &'static str {
 }
 
 /// JSON whitespace (RFC 8259): space, tab, line feed, carriage return.
-fn is_json_space(b: u8) -> bool {
+pub(super) fn is_json_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-impl Layout {
-    /// The position of the `i`-th record of `input` (after the byte order mark, if any).
-    fn position(self, input: &[u8], i: usize) -> Position {
-        match self {
-            Self::Document(_) => Position::Index(i),
-            Self::Lines => {
-                let input = input.strip_prefix(BOM).unwrap_or(input);
-                let line = input
-                    .split(|&b| b == b'\n')
-                    .enumerate()
-                    .filter(|(_, line)| !line.iter().all(|&b| is_json_space(b)))
-                    .nth(i)
-                    .map_or(1, |(n, _)| n + 1);
-                Position::Line(line)
-            }
-        }
-    }
-
-    /// The list member a [`Position::Index`] refers to.
-    fn list(self) -> Option<&'static str> {
-        match self {
-            Self::Document(list) => list,
-            Self::Lines => None,
+impl Relocation {
+    /// The place in the whole input of `line` and `column` in the envelope.
+    fn apply(self, line: usize, column: usize) -> (usize, usize) {
+        if self.line == 0 || line < self.line {
+            (line, column)
+        } else if line == self.line {
+            (line + self.lines, column + self.columns)
+        } else {
+            (line + self.lines, column)
         }
     }
 }
@@ -614,6 +756,7 @@ impl fmt::Display for Scalar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Str(s) => f.write_str(s),
+            Self::Decimal(s) => f.write_str(s),
             Self::Unsigned(n) => write!(f, "{n}"),
             Self::Signed(n) => write!(f, "{n}"),
             Self::Float(x) => write!(f, "{x}"),
@@ -761,7 +904,7 @@ impl<'de> Visitor<'de> for NameSeed {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -769,7 +912,7 @@ impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -802,7 +945,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -810,7 +953,7 @@ impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ListSeed<'_, '_> {
+impl<'de> Visitor<'de> for ListSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -825,8 +968,8 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
             let Some(ObjectJob(raw)) = seq.next_element::<ObjectJob<'de>>()? else {
                 break;
             };
-            match to_record(sink.op, raw, sink.default_region) {
-                Ok(record) => sink.records.push(record),
+            match check(sink.op, &raw, sink.default_region).and_then(|f| sink.out.job(&f)) {
+                Ok(()) => {}
                 Err(e) => {
                     sink.failure = Some((i, e));
                     return Err(de::Error::custom("invalid record"));
