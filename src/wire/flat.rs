@@ -2,11 +2,12 @@
 //! APIs print (`{"Key": "string" | number | true | false | null, ...}`), filling the same
 //! [`RawJob`] the serde path fills.
 //!
-//! It gives up (returns `None`) on anything unusual: escapes, nested values, non-ASCII or
-//! control bytes in a key, numbers it cannot convert exactly as serde would (exponents, more
-//! than 15 significant digits), a known member given twice, malformed JSON. The caller then
-//! parses the record with serde_json, which accepts or rejects it with its own message; so the
-//! fast path never decides an error, and accepts only what serde accepts, with the same values.
+//! It gives up (returns `None`) on anything unusual: escapes, nested values, control bytes in
+//! a string, numbers it cannot convert exactly as serde would (exponents, more than 15
+//! significant digits), a known member given twice, malformed JSON. The caller then parses
+//! the record with serde_json, which accepts or rejects it with its own message; so the fast
+//! path never decides an error, and accepts only what serde accepts, with the same values.
+//! The input is `&str`: the caller checks UTF-8 once per chunk, not once per string.
 
 use std::borrow::Cow;
 
@@ -16,36 +17,34 @@ use crate::wire::records::{RawJob, Scalar};
 /// the digits exactly, so truncating the text equals truncating serde's shortest `f64` form.
 const MAX_DECIMAL_DIGITS: usize = 15;
 
-/// Scans one flat object at the start of `bytes` (after optional JSON whitespace). Returns the
+/// Scans one flat object at the start of `text` (after optional JSON whitespace). Returns the
 /// record and the offset just past its closing `}`, or `None` to fall back to serde. With
 /// `lines` false, a line feed is not whitespace (a JSON Lines record ends at one).
-pub(super) fn scan_flat(bytes: &[u8], lines: bool) -> Option<(RawJob<'_>, usize)> {
-    let skip_space = |bytes: &[u8], at: usize| skip_space(bytes, at, lines);
+pub(super) fn scan_flat(text: &str, lines: bool) -> Option<(RawJob<'_>, usize)> {
+    let bytes = text.as_bytes();
+    let skip_space = |at: usize| skip_space(bytes, at, lines);
     let mut raw = RawJob::default();
-    let mut at = skip_space(bytes, 0);
+    let mut at = skip_space(0);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    at = skip_space(bytes, at + 1);
+    at = skip_space(at + 1);
     if bytes.get(at) == Some(&b'}') {
         return Some((raw, at + 1));
     }
     loop {
-        // key
         if bytes.get(at) != Some(&b'"') {
             return None;
         }
-        let (key, after) = plain_string(bytes, at + 1)?;
-        if !key.is_ascii() {
-            return None;
-        }
-        at = skip_space(bytes, after);
+        let after = plain_string(bytes, at + 1)?;
+        let key = bytes.get(at + 1..after - 1)?;
+        at = skip_space(after);
         if bytes.get(at) != Some(&b':') {
             return None;
         }
-        at = skip_space(bytes, at + 1);
-        let (value, after) = value(bytes, at)?;
-        at = skip_space(bytes, after);
+        at = skip_space(at + 1);
+        let (value, after) = value(text, at)?;
+        at = skip_space(after);
         if let Some(slot) = raw.slot(key) {
             if slot.is_some() {
                 return None;
@@ -56,7 +55,7 @@ pub(super) fn scan_flat(bytes: &[u8], lines: bool) -> Option<(RawJob<'_>, usize)
             return None;
         }
         match bytes.get(at) {
-            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b',') => at = skip_space(at + 1),
             Some(b'}') => return Some((raw, at + 1)),
             _ => return None,
         }
@@ -75,36 +74,60 @@ fn skip_space(bytes: &[u8], mut at: usize, lines: bool) -> usize {
 }
 
 /// A string body from `start` (just after the opening quote) to the closing quote, with no
-/// escape or control byte. Returns the raw bytes and the offset past the closing quote.
-fn plain_string(bytes: &[u8], start: usize) -> Option<(&[u8], usize)> {
+/// escape or control byte. Returns the offset past the closing quote.
+fn plain_string(bytes: &[u8], start: usize) -> Option<usize> {
     let rest = bytes.get(start..)?;
-    let len = rest
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    if rest.get(len) != Some(&b'"') {
-        return None;
+    let len = special(rest)?;
+    (rest.get(len) == Some(&b'"')).then_some(start + len + 1)
+}
+
+/// The offset of the first `"`, `\` or control byte, eight bytes at a time.
+fn special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    const SPACES: u64 = ONES * 0x20;
+    // A high bit per byte that is zero; exact for the lowest such byte, which is all we use.
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let w = u64::from_le_bytes(eight);
+        let hits = zero(w ^ QUOTES) | zero(w ^ BACKSLASHES) | (w.wrapping_sub(SPACES) & !w & HIGHS);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
     }
-    Some((rest.get(..len)?, start + len + 1))
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|i| at + i)
 }
 
 /// One scalar value at `at`: a plain string, a number, `true`, `false` or `null`.
-fn value(bytes: &[u8], at: usize) -> Option<(Scalar<'_>, usize)> {
+fn value(text: &str, at: usize) -> Option<(Scalar<'_>, usize)> {
+    let bytes = text.as_bytes();
     match *bytes.get(at)? {
         b'"' => {
-            let (body, after) = plain_string(bytes, at + 1)?;
-            let text = std::str::from_utf8(body).ok()?;
-            Some((Scalar::Str(Cow::Borrowed(text)), after))
+            let after = plain_string(bytes, at + 1)?;
+            let body = text.get(at + 1..after - 1)?;
+            Some((Scalar::Str(Cow::Borrowed(body)), after))
         }
         b't' => literal(bytes, at, b"true", Scalar::Bool(true)),
         b'f' => literal(bytes, at, b"false", Scalar::Bool(false)),
         b'n' => literal(bytes, at, b"null", Scalar::Null),
-        b'-' | b'0'..=b'9' => number(bytes, at),
+        b'-' | b'0'..=b'9' => number(text, at),
         _ => None,
     }
 }
 
 fn literal<'a>(
-    bytes: &'a [u8],
+    bytes: &[u8],
     at: usize,
     word: &[u8],
     value: Scalar<'a>,
@@ -115,7 +138,8 @@ fn literal<'a>(
 
 /// A JSON number without exponent: an integer (as serde reads it: `u64`, else `i64`) or a
 /// decimal of at most 15 significant digits (kept as text, see [`MAX_DECIMAL_DIGITS`]).
-fn number(bytes: &[u8], at: usize) -> Option<(Scalar<'_>, usize)> {
+fn number(text: &str, at: usize) -> Option<(Scalar<'_>, usize)> {
+    let bytes = text.as_bytes();
     let negative = bytes.get(at) == Some(&b'-');
     let whole_start = at + usize::from(negative);
     let whole_len = digits(bytes, whole_start);
@@ -134,15 +158,15 @@ fn number(bytes: &[u8], at: usize) -> Option<(Scalar<'_>, usize)> {
     if matches!(bytes.get(end), Some(b'e' | b'E')) {
         return None;
     }
-    let text = std::str::from_utf8(bytes.get(at..end)?).ok()?;
+    let number = text.get(at..end)?;
     if frac_len > 0 {
-        return (whole_len + frac_len <= MAX_DECIMAL_DIGITS)
-            .then_some((Scalar::Decimal(text), end));
+        let exact = whole_len + frac_len <= MAX_DECIMAL_DIGITS;
+        return exact.then_some((Scalar::Decimal(number), end));
     }
     let scalar = if negative {
-        Scalar::Signed(text.parse().ok()?)
+        Scalar::Signed(number.parse().ok()?)
     } else {
-        Scalar::Unsigned(text.parse().ok()?)
+        Scalar::Unsigned(number.parse().ok()?)
     };
     Some((scalar, end))
 }
@@ -160,34 +184,36 @@ mod tests {
 
     #[test]
     fn flat_records_scan_and_unusual_ones_fall_back() -> Result<(), &'static str> {
-        let line = br#" {"AccountId":"123456789012","N":-0,"X":1.5,"CreationDate":1794182340.973,"Q":true} "#;
+        let line = r#" {"AccountId":"123456789012","N":-0,"X":1.5,"CreationDate":1794182340.973,"Q":true} "#;
         let (raw, end) = scan_flat(line, true).ok_or("fell back")?;
         assert_eq!(end, line.len() - 1);
         assert!(matches!(
             raw.creation_date,
             Some(Scalar::Decimal("1794182340.973"))
         ));
+        let (raw, _) =
+            scan_flat("{\"Region\":\"été in a café, long enough\"}", true).ok_or("fell back")?;
+        assert!(matches!(
+            raw.region,
+            Some(Scalar::Str(Cow::Borrowed("été in a café, long enough")))
+        ));
         for unusual in [
-            &br#"{"A":"\u0041"}"#[..],
-            br#"{"A":{"b":1}}"#,
-            br#"{"A":[1]}"#,
-            br#"{"AccountId":"1","AccountId":"2"}"#,
-            br#"{"CreationDate":1e9}"#,
-            br#"{"CreationDate":01}"#,
-            br#"{"CreationDate":1794182340.9730000001}"#,
-            br#"{"A":1,}"#,
-            br#"{"A":tru}"#,
-            b"{\"A\":\"\x01\"}",
-            b"{\"\xC3\xA9\":1}",
-            b"{\"A\":\"\xFF\"}",
-            br#"{"ScanResult":{"ScanResultStatus":"THREATS_FOUND"}}"#,
-            br#"[1]"#,
+            r#"{"A":"\u0041"}"#,
+            r#"{"A":"a long string with a \" quote"}"#,
+            r#"{"A":{"b":1}}"#,
+            r#"{"A":[1]}"#,
+            r#"{"AccountId":"1","AccountId":"2"}"#,
+            r#"{"CreationDate":1e9}"#,
+            r#"{"CreationDate":01}"#,
+            r#"{"CreationDate":1794182340.9730000001}"#,
+            r#"{"A":1,}"#,
+            r#"{"A":tru}"#,
+            "{\"A\":\"\x01\"}",
+            "{\"A\":\"a long string with a \x1f control\"}",
+            r#"{"ScanResult":{"ScanResultStatus":"THREATS_FOUND"}}"#,
+            "[1]",
         ] {
-            assert!(
-                scan_flat(unusual, true).is_none(),
-                "{}",
-                String::from_utf8_lossy(unusual)
-            );
+            assert!(scan_flat(unusual, true).is_none(), "{unusual}");
         }
         Ok(())
     }

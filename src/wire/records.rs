@@ -510,7 +510,8 @@ const SCAN_RESULTS: &str = "NO_THREATS_FOUND or THREATS_FOUND";
 
 /// A ResourceType or MessageCategory: 1..=50 characters (SPEC §3), as written.
 fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
-    if s.is_empty() || s.chars().nth(MAX_NAME_CHARS).is_some() {
+    // At most 50 bytes is at most 50 characters; count them only when longer.
+    if s.is_empty() || (s.len() > MAX_NAME_CHARS && s.chars().nth(MAX_NAME_CHARS).is_some()) {
         return Err(RecordError::invalid(field, s, "1 to 50 characters"));
     }
     Ok(s)
@@ -562,10 +563,12 @@ fn creation_date(value: Option<&Scalar<'_>>) -> Result<UnixMillis, RecordError> 
         let text = value.map(ToString::to_string).unwrap_or_default();
         return Err(RecordError::invalid(FIELD, &text, EXPECT_SECONDS));
     }
-    ms.filter(|at| at.to_datetime().is_some()).ok_or_else(|| {
-        let text = value.map(ToString::to_string).unwrap_or_default();
-        RecordError::invalid(FIELD, &text, EXPECT_DATE)
-    })
+    // Within ±year 9999 every millisecond is in chrono's calendar; check only beyond.
+    ms.filter(|at| at.as_millis().abs() <= MAX_NUMERIC_DATE_MS || at.to_datetime().is_some())
+        .ok_or_else(|| {
+            let text = value.map(ToString::to_string).unwrap_or_default();
+            RecordError::invalid(FIELD, &text, EXPECT_DATE)
+        })
 }
 
 /// Milliseconds in `secs` seconds, read from its shortest decimal form (Rust's `Display` for

@@ -798,13 +798,18 @@ impl JobChunk<'_> {
             lines: 0,
             error: None,
         };
+        // One UTF-8 check for the chunk; if it fails, every line goes to serde, which says
+        // where.
+        let text = std::str::from_utf8(bytes).ok();
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
             let fail = |e| Some(IngestError::new(Position::Line(line_no), None, e));
             // Fast path: a flat record, then only spaces to the line feed.
-            let fast =
-                scan_flat(bytes.get(at..).unwrap_or_default(), false).and_then(|(raw, n)| {
+            let fast = text
+                .and_then(|t| t.get(at..))
+                .and_then(|t| scan_flat(t, false))
+                .and_then(|(raw, n)| {
                     let mut end = at + n;
                     while let Some(b' ' | b'\t' | b'\r') = bytes.get(end) {
                         end += 1;
@@ -875,17 +880,21 @@ impl JobChunk<'_> {
             lines: 0,
             error: None,
         };
+        let text = std::str::from_utf8(self.bytes).ok();
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
             let outcome = if record.len() > self.max_record {
                 Err(too_long(self.max_record))
             } else {
-                let fast = scan_flat(record, true).filter(|(_, n)| {
-                    record
-                        .get(*n..)
-                        .is_some_and(|r| r.iter().all(|&b| is_json_space(b)))
-                });
+                let fast = text
+                    .and_then(|t| t.get(span.start..span.end))
+                    .and_then(|t| scan_flat(t, true))
+                    .filter(|(_, n)| {
+                        record
+                            .get(*n..)
+                            .is_some_and(|r| r.iter().all(|&b| is_json_space(b)))
+                    });
                 match fast {
                     Some((raw, _)) => check(self.op, &raw, region).and_then(|f| sink.job(&f)),
                     None => match serde_json::from_slice::<ObjectJob<'_>>(record) {
