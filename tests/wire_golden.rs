@@ -4,8 +4,8 @@
 //! of list-API job documents and JSON Lines.
 
 use backup_summaries::wire::{
-    load_jobs, operation_for_path, parse_jobs, write_rows, IngestError, Position, Request, Service,
-    WireResponse,
+    load_jobs, operation_for_path, parse_jobs, write_rows, IngestError, JobStream, Position,
+    Request, Service, WireResponse,
 };
 use backup_summaries::{
     AccountId, Caller, JobRecord, JobTable, MalwareScanner, MessageCategory, Operation,
@@ -975,3 +975,77 @@ const PAGE_2_BODY: &str = concat!(
     r#"{"BackupJobSummaries":[{"Region":"us-east-1","AccountId":"123456789012","State":"COMPLETED","ResourceType":"AGGREGATE_ALL","Count":1,"StartTime":1795651200,"EndTime":1795737600},"#,
     r#"{"Region":"us-east-1","AccountId":"123456789012","State":"COMPLETED","ResourceType":"AGGREGATE_ALL","MessageCategory":"SUCCESS","Count":2,"StartTime":1795651200,"EndTime":1795737600}],"AggregationPeriod":"ONE_DAY","NextToken":"ARg8TRqiAQAAU7YPNQtjRI4BDQEMMTIzNDU2Nzg5MDEyAQlDT01QTEVURUQBDUFHR1JFR0FURV9BTEwBB1NVQ0NFU1MAANUbMzieDBlD"}"#,
 );
+
+#[test]
+fn streaming_edge_cases_keep_their_errors() -> TestResult {
+    let ok = r#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1795690000,"Region":"r"}"#;
+    // Epoch milliseconds are a bad CreationDate, not a job in year 58,900.
+    let ms = ok.replace("1795690000", "1795690000123");
+    let e = parse_jobs(Operation::Backup, ms.as_bytes(), None)
+        .err()
+        .ok_or("epoch milliseconds accepted")?;
+    assert_eq!(e.error().field(), Some("CreationDate"), "{e}");
+    assert!(e.to_string().contains("epoch milliseconds"), "{e}");
+    // 200k-deep nesting in an ignored member: skipped without recursion, in lines and in
+    // documents (the document scanner keeps a depth counter, not a stack).
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let line = format!("{ok}\n{{\"X\":{deep},{}\n", &ok[1..]);
+    assert_eq!(
+        parse_jobs(Operation::Backup, line.as_bytes(), None)?.len(),
+        2
+    );
+    let doc = format!("{{\"BackupJobs\":[{ok},{{\"X\":{deep},{}]}}", &ok[1..]);
+    assert_eq!(
+        parse_jobs(Operation::Backup, doc.as_bytes(), None)?.len(),
+        2
+    );
+    let unclosed = format!("{{\"BackupJobs\":[{ok},{}", "[".repeat(200_000));
+    let e = parse_jobs(Operation::Backup, unclosed.as_bytes(), None)
+        .err()
+        .ok_or("unclosed nesting accepted")?;
+    assert_eq!(e.position(), Position::Index(1));
+    // NUL bytes and CR-only line endings are malformed, at the line they are on.
+    let nul = format!("{ok}\n\0{ok}\n");
+    let e = parse_jobs(Operation::Backup, nul.as_bytes(), None)
+        .err()
+        .ok_or("NUL accepted")?;
+    assert_eq!(e.position(), Position::Line(2));
+    let cr = format!("{ok}\r{ok}\r");
+    let e = parse_jobs(Operation::Backup, cr.as_bytes(), None)
+        .err()
+        .ok_or("CR-only accepted")?;
+    assert_eq!(e.position(), Position::Line(1));
+    // CRLF is fine, and so is a list member that is not first.
+    let crlf = format!("{ok}\r\n{ok}\r\n");
+    assert_eq!(
+        parse_jobs(Operation::Backup, crlf.as_bytes(), None)?.len(),
+        2
+    );
+    let late = format!("{{\"NextToken\":\"x\",\"BackupJobs\":[{ok}, {ok}]}}");
+    assert_eq!(
+        parse_jobs(Operation::Backup, late.as_bytes(), None)?.len(),
+        2
+    );
+    // A record over the size limit is an error naming its position, whatever the layout.
+    let mut stream = JobStream::new(Operation::Backup, None).with_max_record(64);
+    let e = stream
+        .cut(format!("{ok}\n").as_bytes(), true, 1)
+        .and_then(|cut| cut.chunks().iter().try_for_each(|c| stream_merge(c)))
+        .err()
+        .ok_or("long record accepted")?;
+    assert_eq!(
+        e.to_string(),
+        "line 1: malformed record: record longer than 64 bytes (the limit)"
+    );
+    let mut stream = JobStream::new(Operation::Backup, None).with_max_record(64);
+    let zeros = vec![0u8; 100];
+    let e = stream.cut(&zeros, false, 2).err().ok_or("no limit")?;
+    assert_eq!(e.position(), Position::Line(1));
+    Ok(())
+}
+
+/// Parses a chunk on its own, as [`JobStream::merge`] would see it (positions relative).
+fn stream_merge(chunk: &backup_summaries::wire::JobChunk<'_>) -> Result<(), IngestError> {
+    let mut stream = JobStream::new(Operation::Backup, None);
+    stream.merge(chunk.parse_records(&mut Vec::new()))
+}

@@ -225,6 +225,10 @@ fn stream_jobs(
             Vec::new()
         };
         let (parsed, next_eof, add_result) = thread::scope(|scope| {
+            #[expect(
+                clippy::needless_collect,
+                reason = "every worker must start before this thread reads and adds"
+            )]
             let handles: Vec<_> = chunks
                 .iter()
                 .map(|c| scope.spawn(move || parse_chunk(c)))

@@ -374,7 +374,8 @@ impl JobStream {
         };
         let open = match buf.get(first) {
             Some(b'[') => Some((None, first)),
-            Some(b'{') => match head(self.op, buf, first) {
+            // The list must open within the record size limit, however the input is cut.
+            Some(b'{') => match head(self.op, buf.get(..=self.max_record).unwrap_or(buf), first) {
                 Head::List(open) => Some((Some(jobs_member(self.op)), open)),
                 Head::Ended(end, foreign) => {
                     if foreign {
@@ -512,7 +513,7 @@ impl JobStream {
             frame.scanned = base + buf.len();
             if frame.envelope.len() + tail.len() > max_record {
                 pending = Some(IngestError::new(
-                    Position::Line(frame.lines + count_lines(tail) + 1),
+                    Position::Line(frame.lines + 1),
                     None,
                     malformed_detail(format!(
                         "the document's members besides its list are longer than {} MiB",
