@@ -50,6 +50,8 @@ pub use error::{ApiError, IngestError, Position};
 pub use records::{load_jobs, parse_jobs};
 pub use request::{operation_for_path, path_for_operation, Request, Service};
 pub use response::{write_page, write_rows, WireResponse};
+#[doc(hidden)]
+pub use stream::bench_count_jobs;
 pub use stream::{ChunkDone, Cut, JobChunk, JobStream, MAX_RECORD_BYTES};
 #[expect(
     unused_imports,

@@ -130,6 +130,8 @@ pub struct JobChunk<'b> {
     default_region: Option<Region>,
     max_record: usize,
     kind: ChunkKind,
+    /// Parse every record with serde_json (benches compare the two parsers).
+    serde_only: bool,
 }
 
 /// What parsing a chunk gave: the jobs and lines it held, or its first error (with a position
@@ -623,6 +625,7 @@ impl JobStream {
             default_region: self.default_region.clone(),
             max_record: self.max_record,
             kind,
+            serde_only: false,
         }
     }
 }
@@ -801,7 +804,7 @@ impl JobChunk<'_> {
         };
         // One UTF-8 check for the chunk; if it fails, every line goes to serde, which says
         // where.
-        let text = std::str::from_utf8(bytes).ok();
+        let text = std::str::from_utf8(bytes).ok().filter(|_| !self.serde_only);
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
@@ -881,7 +884,7 @@ impl JobChunk<'_> {
             lines: 0,
             error: None,
         };
-        let text = std::str::from_utf8(self.bytes).ok();
+        let text = std::str::from_utf8(self.bytes).ok().filter(|_| !self.serde_only);
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
@@ -937,6 +940,58 @@ impl fmt::Display for ChunkDone {
             None => write!(f, "{} jobs", self.jobs),
         }
     }
+}
+
+/// For `benches/parse.rs`, not part of the API: counts `op`'s jobs in `input` (JSON Lines or
+/// a document), cut into `threads` chunks a cut and parsed on scoped threads, each record
+/// read by the flat scanner or (`serde_only`) by serde_json.
+///
+/// # Errors
+/// As [`parse_jobs`](crate::wire::parse_jobs).
+#[doc(hidden)]
+pub fn bench_count_jobs(
+    op: Operation,
+    input: &[u8],
+    default_region: Option<&Region>,
+    threads: usize,
+    serde_only: bool,
+) -> Result<usize, IngestError> {
+    struct Count;
+    impl JobSink for Count {
+        fn job(&mut self, _: &JobFields<'_>) -> Result<(), RecordError> {
+            Ok(())
+        }
+    }
+    let mut stream = JobStream::new(op, default_region);
+    let mut rest = input;
+    loop {
+        let cut = stream.cut(rest, true, threads)?;
+        let consumed = cut.consumed();
+        let chunks: Vec<_> = cut
+            .into_chunks()
+            .into_iter()
+            .map(|c| JobChunk { serde_only, ..c })
+            .collect();
+        let outcomes: Vec<ChunkDone> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|c| scope.spawn(move || c.parse_into(&mut Count)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(&chunks)
+                .map(|(h, c)| h.join().unwrap_or_else(|_| c.parse_into(&mut Count)))
+                .collect()
+        });
+        for done in outcomes {
+            stream.merge(done)?;
+        }
+        rest = rest.get(consumed..).unwrap_or_default();
+        if consumed == 0 || rest.is_empty() {
+            break;
+        }
+    }
+    stream.finish()
 }
 
 /// Scans the first value of a document (an object at `first`) for the operation's list
