@@ -33,9 +33,11 @@ const PROGRESS_BYTES: u64 = 64 << 20;
 /// Bytes a job file is read at a time: 16 MiB.
 const BLOCK_BYTES: u64 = 16 << 20;
 
-/// Jobs parsed before they are added to the table at once ([`JobTable::extend`] sorts and
-/// merges each batch, so fewer, larger batches cost less time and more memory).
-const BATCH_JOBS: usize = 512 << 10;
+/// Jobs parsed before they are added to the table at once: at least this many, and at least
+/// an eighth of the table. [`JobTable::extend`] sorts each batch and merges it into the whole
+/// table, so batches growing with the table keep the merges at about eight passes over the
+/// final table in all, while the last batch (which nothing overlaps) stays small.
+const BATCH_JOBS: usize = 64 << 10;
 
 /// Where the jobs, the organization and the default caller come from.
 #[derive(Args, Debug)]
@@ -196,7 +198,7 @@ enum Loading {
 }
 
 /// Reads `file` block by block, parses each block's chunks on all cores, and adds the jobs to
-/// `table` in batches of [`BATCH_JOBS`]. While the workers parse a block, this thread reads
+/// `table` in batches (see [`BATCH_JOBS`]). While the workers parse a block, this thread reads
 /// the next one and adds the last batch to the table.
 fn stream_jobs(
     table: &mut JobTable,
@@ -218,7 +220,7 @@ fn stream_jobs(
         // The next buffer: what this cut left, then the next block.
         next.clear();
         next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
-        let due = if batched >= BATCH_JOBS {
+        let due = if batched >= BATCH_JOBS.max(added / 8) {
             batched = 0;
             std::mem::take(&mut batch)
         } else {

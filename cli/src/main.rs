@@ -29,6 +29,12 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Failure;
 
+/// jemalloc: loading a job file allocates a few small strings per job on the parse threads and
+/// frees them on the main thread, which glibc's allocator does slowly (see the README,
+/// "Streaming ingest").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The AWS Backup job-summary API, locally.
 #[derive(Debug, Parser)]
 #[command(name = "backup-summaries", version, about)]
