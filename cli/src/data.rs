@@ -176,7 +176,7 @@ fn load_job_file(table: &mut JobTable, path: &Path, region: &Region) -> Result<u
     let file = File::open(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
     let len = file.metadata().map_or(0, |m| m.len());
     let bar = progress_bar(path, len);
-    let loaded = stream_jobs(table, file, region, &bar);
+    let loaded = stream_jobs(table, file, len, region, &bar);
     bar.finish_and_clear();
     loaded.map_err(|e| {
         *table = saved.unwrap_or_else(|| JobTable::new(op));
@@ -203,6 +203,7 @@ enum Loading {
 fn stream_jobs(
     table: &mut JobTable,
     mut file: File,
+    len: u64,
     region: &Region,
     bar: &ProgressBar,
 ) -> Result<usize, Loading> {
@@ -212,7 +213,7 @@ fn stream_jobs(
     let mut at_eof = read_block(&mut file, &mut buf).map_err(Loading::Read)?;
     let mut next = Vec::new();
     let mut batch: Vec<Vec<JobRecord>> = Vec::new();
-    let (mut batched, mut added) = (0, 0);
+    let (mut batched, mut added, mut sized) = (0, 0, false);
     loop {
         let cut = stream.cut(&buf, at_eof, threads).map_err(Loading::Record)?;
         let consumed = cut.consumed();
@@ -255,6 +256,13 @@ fn stream_jobs(
             stream.merge(done).map_err(Loading::Record)?;
             batched += records.len();
             batch.push(records);
+        }
+        if !sized && batched > 0 && consumed > 0 {
+            sized = true;
+            // Size the table once, from the first block's jobs per byte (2% over): growing
+            // it by doubling would copy it and could leave half of it unused.
+            let estimate = (len as f64 * batched as f64 / consumed as f64 * 1.02) as usize;
+            table.reserve(estimate.saturating_sub(table.len()));
         }
         bar.inc(consumed as u64);
         let finished = at_eof && (consumed == 0 || next.is_empty());
