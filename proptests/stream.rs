@@ -18,7 +18,7 @@ fn config() -> ProptestConfig {
 }
 
 /// Records, good and bad, in the shapes the list APIs print and some they do not.
-const RECORDS: [&str; 22] = [
+const RECORDS: [&str; 24] = [
     r#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1795690000.123,"Region":"us-east-1","MessageCategory":"SUCCESS"}"#,
     r#"{"BackupJobId":"j-1","AccountId":"000000000042","State":"FAILED","ResourceType":"RDS","CreationDate":1795690000,"MessageCategory":"ACCESS_DENIED"}"#,
     r#"{ "AccountId" : "123456789012" , "State" : "RUNNING", "ResourceType": "EFS", "CreationDate": "2026-11-26T10:00:00.5Z" }"#,
@@ -41,6 +41,8 @@ const RECORDS: [&str; 22] = [
     "{\"AccountId\":\"123456789012\",\"State\":\"COMPLETED\",\"ResourceType\":\"E\u{0}S\",\"CreationDate\":1}",
     r#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":-1e3}"#,
     r#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1,"Region":"r"} x"#,
+    r#"{"detail-type":"Backup Job State Change","account":"123456789012","region":"eu-west-1","time":"2026-11-26T10:00:00Z","detail":{"backupJobId":"b-1","state":"RUNNING","resourceType":"EBS","creationDate":"2026-11-26T09:00:00Z"}}"#,
+    r#"{"detail-type":"Copy Job State Change","account":"123456789012","region":"eu-west-1","time":"2026-11-26T10:00:00Z","detail":{}}"#,
 ];
 
 /// An input: records (by index into [`RECORDS`]) laid out as JSON Lines, a document or a bare

@@ -1049,3 +1049,62 @@ fn stream_merge(chunk: &backup_summaries::wire::JobChunk<'_>) -> Result<(), Inge
     let mut stream = JobStream::new(Operation::Backup, None);
     stream.merge(chunk.parse_records(&mut Vec::new()))
 }
+
+#[test]
+fn eventbridge_events_are_jobs_of_their_operation() -> TestResult {
+    let event = |detail_type: &str, detail: &str| {
+        format!(
+            r#"{{"version":"0","id":"e-1","detail-type":"{detail_type}","source":"aws.backup","account":"123456789012","time":"2026-11-26T10:00:00Z","region":"eu-west-1","resources":[],"detail":{{{detail}}}}}"#
+        )
+    };
+    let backup = event(
+        "Backup Job State Change",
+        r#""backupJobId":"b-1","state":"COMPLETED","resourceType":"EBS","creationDate":"2026-11-26T09:00:00.123Z","messageCategory":"Success""#,
+    );
+    let lines = format!("{backup}\n{backup}\n");
+    let jobs = parse_jobs(Operation::Backup, lines.as_bytes(), None)?;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].region().as_str(), "eu-west-1");
+    assert_eq!(jobs[0].state(), State::Completed);
+    assert_eq!(
+        jobs[0].message_category().map(MessageCategory::as_str),
+        Some("SUCCESS")
+    );
+    assert_eq!(jobs[0].creation_date(), UnixMillis::new(1_795_683_600_123));
+
+    let restore = event(
+        "Restore Job State Change",
+        r#""restoreJobId":"r-1","status":"FAILED","resourceType":"RDS","creationDate":"2026-11-26T09:00:00Z""#,
+    );
+    let array = format!("[{restore},\n{restore}]");
+    assert_eq!(
+        parse_jobs(Operation::Restore, array.as_bytes(), None)?.len(),
+        2
+    );
+
+    // Another operation's event, an unknown detail-type, any scan event: bad records.
+    let lines = format!("{backup}\n{restore}\n");
+    let e = parse_jobs(Operation::Backup, lines.as_bytes(), None)
+        .err()
+        .ok_or("a restore event was a backup job")?;
+    assert_eq!(e.position(), Position::Line(2));
+    assert_eq!(e.error().field(), Some("detail-type"));
+    let e = parse_jobs(Operation::Scan, backup.as_bytes(), None)
+        .err()
+        .ok_or("a scan event was accepted")?;
+    assert_eq!(e.error().field(), Some("detail-type"));
+    let bad_state = event(
+        "Copy Job State Change",
+        r#""copyJobId":"c-1","state":"PENDING","resourceType":"EBS","creationDate":"2026-11-26T09:00:00Z""#,
+    );
+    let e = parse_jobs(Operation::Copy, bad_state.as_bytes(), None)
+        .err()
+        .ok_or("PENDING copy accepted")?;
+    assert_eq!(e.error().field(), Some("detail.state"), "{e}");
+    let no_time = backup.replace(r#""time":"2026-11-26T10:00:00Z","#, "");
+    let e = parse_jobs(Operation::Backup, no_time.as_bytes(), None)
+        .err()
+        .ok_or("an event without time accepted")?;
+    assert_eq!(e.to_string(), "line 1: missing time");
+    Ok(())
+}

@@ -25,6 +25,14 @@
 //! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND` or `THREATS_FOUND` |
 //! | `Region` | all | optional, else the region of the first of `BackupVaultArn`, `SourceBackupVaultArn`, `RecoveryPointArn`, `ResourceArn` that has one, else the caller's default |
 //! | `BackupJobId`, `CopyJobId`, `RestoreJobId`, `ScanJobId` | the operation's own | optional, 1..=256 bytes (SPEC §10) |
+//!
+//! A record with a `detail-type` member is an EventBridge job state change event (SPEC §11):
+//! `detail-type` must be the operation's (`Backup Job State Change`, `Copy Job State
+//! Change`, `Restore Job State Change`; scan jobs have none); `account` (12 digits),
+//! `region` (non-empty) and `time` (RFC 3339, the job's version in epoch seconds) are
+//! required; from `detail`: the job id (`backupJobId`, ...), `state` (`status` for restore),
+//! `resourceType`, `creationDate` and `messageCategory`, with the rules above. Errors name
+//! these members as written, e.g. `detail.state`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -238,6 +246,41 @@ pub(super) struct RawJob<'a> {
     pub(super) restore_job_id: Option<Scalar<'a>>,
     #[serde(rename = "ScanJobId", borrow, default)]
     pub(super) scan_job_id: Option<Scalar<'a>>,
+    // An EventBridge event's envelope (SPEC §11).
+    #[serde(rename = "detail-type", borrow, default)]
+    pub(super) detail_type: Option<Scalar<'a>>,
+    #[serde(rename = "account", borrow, default)]
+    pub(super) event_account: Option<Scalar<'a>>,
+    #[serde(rename = "region", borrow, default)]
+    pub(super) event_region: Option<Scalar<'a>>,
+    #[serde(rename = "time", borrow, default)]
+    pub(super) event_time: Option<Scalar<'a>>,
+    #[serde(rename = "detail", borrow, default)]
+    detail: Option<RawDetail<'a>>,
+}
+
+/// The `detail` of an EventBridge job state change event (SPEC §11).
+#[derive(Default, Deserialize)]
+#[serde(expecting = "an event detail (a JSON object)")]
+struct RawDetail<'a> {
+    #[serde(rename = "backupJobId", borrow, default)]
+    backup_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "copyJobId", borrow, default)]
+    copy_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "restoreJobId", borrow, default)]
+    restore_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "scanJobId", borrow, default)]
+    scan_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "state", borrow, default)]
+    state: Option<Scalar<'a>>,
+    #[serde(rename = "status", borrow, default)]
+    status: Option<Scalar<'a>>,
+    #[serde(rename = "resourceType", borrow, default)]
+    resource_type: Option<Scalar<'a>>,
+    #[serde(rename = "creationDate", borrow, default)]
+    creation_date: Option<Scalar<'a>>,
+    #[serde(rename = "messageCategory", borrow, default)]
+    message_category: Option<Scalar<'a>>,
 }
 
 /// A [`RawJob`] that must be a JSON object: the derived `Deserialize` alone would also fill
@@ -352,6 +395,10 @@ impl<'a> RawJob<'a> {
             b"CopyJobId" => &mut self.copy_job_id,
             b"RestoreJobId" => &mut self.restore_job_id,
             b"ScanJobId" => &mut self.scan_job_id,
+            b"detail-type" => &mut self.detail_type,
+            b"account" => &mut self.event_account,
+            b"region" => &mut self.event_region,
+            b"time" => &mut self.event_time,
             _ => return None,
         })
     }
@@ -424,6 +471,9 @@ pub(super) fn check<'r>(
     raw: &'r RawJob<'_>,
     default_region: Option<&'r Region>,
 ) -> Result<JobFields<'r>, RecordError> {
+    if !matches!(raw.detail_type, None | Some(Scalar::Null)) {
+        return check_event(op, raw);
+    }
     let account = AccountId::parse(required_str(
         "AccountId",
         raw.account_id.as_ref(),
@@ -442,7 +492,7 @@ pub(super) fn check<'r>(
             "1 to 50 characters",
         )?,
     )?;
-    let creation = creation_date(raw.creation_date.as_ref())?;
+    let creation = creation_date("CreationDate", raw.creation_date.as_ref())?;
     let region = region(raw, default_region)?;
     let (id_field, id) = match op {
         Operation::Backup => ("BackupJobId", raw.backup_job_id.as_ref()),
@@ -504,6 +554,89 @@ pub(super) fn check<'r>(
     Ok(fields)
 }
 
+/// Checks an EventBridge job state change event (SPEC §11) into [`JobFields`]: the envelope's
+/// `account`, `region` and `time` (the version), the detail's job id, state, resource type,
+/// creation date and message category. An event of another detail-type is a bad record.
+fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, RecordError> {
+    let (expected, id_field, state_field) = match op {
+        Operation::Backup => (
+            "Backup Job State Change",
+            "detail.backupJobId",
+            "detail.state",
+        ),
+        Operation::Copy => ("Copy Job State Change", "detail.copyJobId", "detail.state"),
+        Operation::Restore => (
+            "Restore Job State Change",
+            "detail.restoreJobId",
+            "detail.status",
+        ),
+        Operation::Scan => (
+            "no event (scan jobs have none)",
+            "detail.scanJobId",
+            "detail.state",
+        ),
+    };
+    let detail_type = required_str("detail-type", raw.detail_type.as_ref(), expected)?;
+    if op == Operation::Scan || detail_type != expected {
+        return Err(RecordError::invalid("detail-type", detail_type, expected));
+    }
+    const DIGITS: &str = "exactly 12 digits, as a string";
+    let account_text = required_str("account", raw.event_account.as_ref(), DIGITS)?;
+    let account = AccountId::parse(account_text)
+        .map_err(|_| RecordError::invalid("account", account_text, DIGITS))?;
+    let region = required_str("region", raw.event_region.as_ref(), "a non-empty string")?;
+    if region.is_empty() {
+        return Err(RecordError::invalid("region", region, "a non-empty string"));
+    }
+    const TIME: &str = "an RFC 3339 date-time from 1970 to 2106";
+    let time = required_str("time", raw.event_time.as_ref(), TIME)?;
+    let version = DateTime::parse_from_rfc3339(time)
+        .ok()
+        .and_then(|at| u32::try_from(at.timestamp()).ok())
+        .ok_or_else(|| RecordError::invalid("time", time, TIME))?;
+    let detail = raw
+        .detail
+        .as_ref()
+        .ok_or(RecordError::Missing { field: "detail" })?;
+    let (id, state) = match op {
+        Operation::Backup => (detail.backup_job_id.as_ref(), detail.state.as_ref()),
+        Operation::Copy => (detail.copy_job_id.as_ref(), detail.state.as_ref()),
+        Operation::Restore => (detail.restore_job_id.as_ref(), detail.status.as_ref()),
+        Operation::Scan => (detail.scan_job_id.as_ref(), detail.state.as_ref()),
+    };
+    let job_id = job_id(id_field, id)?;
+    let state = parse_state(op, state_field, state)?;
+    let resource_type = name(
+        "detail.resourceType",
+        required_str(
+            "detail.resourceType",
+            detail.resource_type.as_ref(),
+            "1 to 50 characters",
+        )?,
+    )?;
+    let creation = creation_date("detail.creationDate", detail.creation_date.as_ref())?;
+    let category = match optional_str(
+        "detail.messageCategory",
+        detail.message_category.as_ref(),
+        "1 to 50 characters",
+    )? {
+        None | Some("") => None,
+        Some(c) => Some(name("detail.messageCategory", c)?),
+    };
+    Ok(JobFields {
+        job_id,
+        account,
+        region,
+        state,
+        resource_type,
+        creation,
+        category,
+        scanner: None,
+        result: None,
+        version: Some(version),
+    })
+}
+
 /// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name (the one
 /// place that lists them).
 const SCAN_RESULTS: &str = "NO_THREATS_FOUND or THREATS_FOUND";
@@ -545,10 +678,12 @@ fn parse_state(
 }
 
 /// The CreationDate: epoch seconds (digits below the millisecond truncated) or RFC 3339.
-fn creation_date(value: Option<&Scalar<'_>>) -> Result<UnixMillis, RecordError> {
-    const FIELD: &str = "CreationDate";
+fn creation_date(
+    field: &'static str,
+    value: Option<&Scalar<'_>>,
+) -> Result<UnixMillis, RecordError> {
     let ms = match value {
-        None | Some(Scalar::Null) => return Err(RecordError::Missing { field: FIELD }),
+        None | Some(Scalar::Null) => return Err(RecordError::Missing { field }),
         Some(Scalar::Str(s)) => DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|at| UnixMillis::new(at.timestamp_millis())),
@@ -561,13 +696,13 @@ fn creation_date(value: Option<&Scalar<'_>>) -> Result<UnixMillis, RecordError> 
     let numeric = !matches!(value, Some(Scalar::Str(_)));
     if numeric && ms.is_some_and(|at| at.as_millis() > MAX_NUMERIC_DATE_MS) {
         let text = value.map(ToString::to_string).unwrap_or_default();
-        return Err(RecordError::invalid(FIELD, &text, EXPECT_SECONDS));
+        return Err(RecordError::invalid(field, &text, EXPECT_SECONDS));
     }
     // Within ±year 9999 every millisecond is in chrono's calendar; check only beyond.
     ms.filter(|at| at.as_millis().abs() <= MAX_NUMERIC_DATE_MS || at.to_datetime().is_some())
         .ok_or_else(|| {
             let text = value.map(ToString::to_string).unwrap_or_default();
-            RecordError::invalid(FIELD, &text, EXPECT_DATE)
+            RecordError::invalid(field, &text, EXPECT_DATE)
         })
 }
 
