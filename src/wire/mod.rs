@@ -37,7 +37,10 @@
 //!   leading UTF-8 byte order mark is skipped; a record's numeric CreationDate keeps the digits
 //!   the JSON parser's `f64` holds (exact to the microsecond for dates of this era) before
 //!   truncation to the millisecond; CreationDates outside chrono's calendar (±262,000 years)
-//!   are rejected.
+//!   are rejected, and so are numeric ones past year 9999 (epoch milliseconds, most likely).
+//! - **size limit**: a record (a JSON Lines line or an element of a document's list), or a
+//!   document's members besides its list, longer than [`MAX_RECORD_BYTES`] (64 MiB) is
+//!   rejected naming its position, so unbounded input (`/dev/zero`) stops early.
 
 mod error;
 mod flat;

@@ -22,8 +22,6 @@
 //! No I/O here: the caller reads, and keeps the bytes a [`Cut`] did not consume at the front
 //! of its next buffer.
 
-use std::fmt;
-
 use crate::error::RecordError;
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
@@ -947,15 +945,6 @@ impl JobSink for Count {
 impl JobSink for NoJobs {
     fn job(&mut self, _: &JobFields<'_>) -> Result<(), RecordError> {
         Ok(())
-    }
-}
-
-impl fmt::Display for ChunkDone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error {
-            Some(e) => write!(f, "{e}"),
-            None => write!(f, "{} jobs", self.jobs),
-        }
     }
 }
 
