@@ -1108,3 +1108,24 @@ fn eventbridge_events_are_jobs_of_their_operation() -> TestResult {
     assert_eq!(e.to_string(), "line 1: missing time");
     Ok(())
 }
+
+#[test]
+fn one_record_over_several_lines_is_one_record() -> TestResult {
+    let event = "{\n  \"detail-type\": \"Backup Job State Change\",\n  \"account\": \"123456789012\",\n  \"region\": \"eu-west-1\",\n  \"time\": \"2026-11-26T10:00:00Z\",\n  \"detail\": {\n    \"backupJobId\": \"b-1\",\n    \"state\": \"RUNNING\",\n    \"resourceType\": \"EBS\",\n    \"creationDate\": \"2026-11-26T09:00:00Z\"\n  }\n}\n";
+    let jobs = parse_jobs(Operation::Backup, event.as_bytes(), None)?;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].region().as_str(), "eu-west-1");
+    let bad = event.replace("RUNNING", "DONE");
+    let e = parse_jobs(Operation::Backup, bad.as_bytes(), None)
+        .err()
+        .ok_or("DONE accepted")?;
+    assert_eq!(e.position(), Position::Index(0));
+    assert_eq!(e.error().field(), Some("detail.state"));
+    // Followed by anything, it is JSON Lines again, and its first line is malformed.
+    let two = format!("{event}{event}");
+    let e = parse_jobs(Operation::Backup, two.as_bytes(), None)
+        .err()
+        .ok_or("accepted")?;
+    assert_eq!(e.position(), Position::Line(1));
+    Ok(())
+}

@@ -16,6 +16,8 @@
 //!   (`flat.rs`), falling back to serde_json for anything unusual; both fill the same
 //!   [`RawJob`], checked once by [`check`] into borrowed [`JobFields`]. No allocation per job
 //!   unless a string has escapes.
+//! - **One record over several lines** (a single pretty-printed EventBridge event) with
+//!   nothing after it is that one record, `record 0`, rather than malformed JSON Lines.
 //! - **Limits**: a record (line or element) longer than [`MAX_RECORD_BYTES`], or an envelope
 //!   that large, is an error naming its position, so `/dev/zero` stops after 64 MiB.
 //!
@@ -396,6 +398,18 @@ impl JobStream {
                             return Err(e);
                         }
                     }
+                    let object = buf.get(first..end).unwrap_or_default();
+                    let rest = buf.get(end..).unwrap_or_default();
+                    if object.contains(&b'\n') && rest.iter().all(|&b| is_json_space(b)) {
+                        // One record printed over several lines and nothing after it (a
+                        // single EventBridge event, say): not JSON Lines, but one record.
+                        if undecided {
+                            return Ok(Some(Cut::empty()));
+                        }
+                        if at_eof && buf.len() <= self.max_record {
+                            return Ok(Some(self.single(buf, first, end)));
+                        }
+                    }
                     None
                 }
                 Head::Incomplete if undecided => return Ok(Some(Cut::empty())),
@@ -449,6 +463,33 @@ impl JobStream {
             envelope: head.to_vec(),
         }));
         Ok(None)
+    }
+
+    /// The whole input as one record, `buf[first..end]`, at position `record 0`.
+    fn single<'b>(&mut self, buf: &'b [u8], first: usize, end: usize) -> Cut<'b> {
+        let before = buf.get(..first).unwrap_or_default();
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let span = Span {
+            start: first,
+            end,
+            line: count_lines(before),
+            column: first - line_start,
+        };
+        let kind = ChunkKind::Elements {
+            list: None,
+            first: 0,
+            spans: vec![span],
+        };
+        let chunk = self.chunk(buf, kind);
+        self.phase = Phase::Lines;
+        self.base += buf.len();
+        Cut {
+            chunks: vec![chunk],
+            consumed: buf.len(),
+        }
     }
 
     /// Cuts JSON Lines at the last line feed of `buf` (all of it at the end).
