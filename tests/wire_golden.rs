@@ -4,8 +4,8 @@
 //! of list-API job documents and JSON Lines.
 
 use backup_summaries::wire::{
-    load_jobs, operation_for_path, parse_jobs, write_rows, IngestError, Position, Request, Service,
-    WireResponse,
+    load_jobs, operation_for_path, parse_jobs, write_rows, IngestError, JobStream, Position,
+    Request, Service, WireResponse,
 };
 use backup_summaries::{
     AccountId, Caller, JobId, JobRecord, JobTable, MalwareScanner, MessageCategory, Operation,
@@ -1103,3 +1103,157 @@ const PAGE_2_BODY: &str = concat!(
     r#"{"BackupJobSummaries":[{"Region":"us-east-1","AccountId":"123456789012","State":"COMPLETED","ResourceType":"AGGREGATE_ALL","Count":1,"StartTime":1795651200,"EndTime":1795737600},"#,
     r#"{"Region":"us-east-1","AccountId":"123456789012","State":"COMPLETED","ResourceType":"AGGREGATE_ALL","MessageCategory":"SUCCESS","Count":2,"StartTime":1795651200,"EndTime":1795737600}],"AggregationPeriod":"ONE_DAY","NextToken":"ARg8TRqiAQAAU7YPNQtjRI4BDQEMMTIzNDU2Nzg5MDEyAQlDT01QTEVURUQBDUFHR1JFR0FURV9BTEwBB1NVQ0NFU1MAANUbMzieDBlD"}"#,
 );
+
+#[test]
+fn streaming_edge_cases_keep_their_errors() -> TestResult {
+    let ok = r#"{"AccountId":"123456789012","State":"COMPLETED","ResourceType":"EBS","CreationDate":1795690000,"Region":"r"}"#;
+    // Epoch milliseconds are a bad CreationDate, not a job in year 58,900.
+    let ms = ok.replace("1795690000", "1795690000123");
+    let e = parse_jobs(Operation::Backup, ms.as_bytes(), None)
+        .err()
+        .ok_or("epoch milliseconds accepted")?;
+    assert_eq!(e.error().field(), Some("CreationDate"), "{e}");
+    assert!(e.to_string().contains("epoch milliseconds"), "{e}");
+    // 200k-deep nesting in an ignored member: skipped without recursion, in lines and in
+    // documents (the document scanner keeps a depth counter, not a stack).
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let line = format!("{ok}\n{{\"X\":{deep},{}\n", &ok[1..]);
+    assert_eq!(
+        parse_jobs(Operation::Backup, line.as_bytes(), None)?.len(),
+        2
+    );
+    let doc = format!("{{\"BackupJobs\":[{ok},{{\"X\":{deep},{}]}}", &ok[1..]);
+    assert_eq!(
+        parse_jobs(Operation::Backup, doc.as_bytes(), None)?.len(),
+        2
+    );
+    let unclosed = format!("{{\"BackupJobs\":[{ok},{}", "[".repeat(200_000));
+    let e = parse_jobs(Operation::Backup, unclosed.as_bytes(), None)
+        .err()
+        .ok_or("unclosed nesting accepted")?;
+    assert_eq!(e.position(), Position::Index(1));
+    // NUL bytes and CR-only line endings are malformed, at the line they are on.
+    let nul = format!("{ok}\n\0{ok}\n");
+    let e = parse_jobs(Operation::Backup, nul.as_bytes(), None)
+        .err()
+        .ok_or("NUL accepted")?;
+    assert_eq!(e.position(), Position::Line(2));
+    let cr = format!("{ok}\r{ok}\r");
+    let e = parse_jobs(Operation::Backup, cr.as_bytes(), None)
+        .err()
+        .ok_or("CR-only accepted")?;
+    assert_eq!(e.position(), Position::Line(1));
+    // CRLF is fine, and so is a list member that is not first.
+    let crlf = format!("{ok}\r\n{ok}\r\n");
+    assert_eq!(
+        parse_jobs(Operation::Backup, crlf.as_bytes(), None)?.len(),
+        2
+    );
+    let late = format!("{{\"NextToken\":\"x\",\"BackupJobs\":[{ok}, {ok}]}}");
+    assert_eq!(
+        parse_jobs(Operation::Backup, late.as_bytes(), None)?.len(),
+        2
+    );
+    // A record over the size limit is an error naming its position, whatever the layout.
+    let mut stream = JobStream::new(Operation::Backup, None).with_max_record(64);
+    let e = stream
+        .cut(format!("{ok}\n").as_bytes(), true, 1)
+        .and_then(|cut| cut.chunks().iter().try_for_each(|c| stream_merge(c)))
+        .err()
+        .ok_or("long record accepted")?;
+    assert_eq!(
+        e.to_string(),
+        "line 1: malformed record: record longer than 64 bytes (the limit)"
+    );
+    let mut stream = JobStream::new(Operation::Backup, None).with_max_record(64);
+    let zeros = vec![0u8; 100];
+    let e = stream.cut(&zeros, false, 2).err().ok_or("no limit")?;
+    assert_eq!(e.position(), Position::Line(1));
+    Ok(())
+}
+
+/// Parses a chunk on its own, as [`JobStream::merge`] would see it (positions relative).
+fn stream_merge(chunk: &backup_summaries::wire::JobChunk<'_>) -> Result<(), IngestError> {
+    let mut stream = JobStream::new(Operation::Backup, None);
+    stream.merge(chunk.parse_records(&mut Vec::new()))
+}
+
+#[test]
+fn eventbridge_events_are_jobs_of_their_operation() -> TestResult {
+    let event = |detail_type: &str, detail: &str| {
+        format!(
+            r#"{{"version":"0","id":"e-1","detail-type":"{detail_type}","source":"aws.backup","account":"123456789012","time":"2026-11-26T10:00:00Z","region":"eu-west-1","resources":[],"detail":{{{detail}}}}}"#
+        )
+    };
+    let backup = event(
+        "Backup Job State Change",
+        r#""backupJobId":"b-1","state":"COMPLETED","resourceType":"EBS","creationDate":"2026-11-26T09:00:00.123Z","messageCategory":"Success""#,
+    );
+    let lines = format!("{backup}\n{backup}\n");
+    let jobs = parse_jobs(Operation::Backup, lines.as_bytes(), None)?;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].region().as_str(), "eu-west-1");
+    assert_eq!(jobs[0].state(), State::Completed);
+    assert_eq!(
+        jobs[0].message_category().map(MessageCategory::as_str),
+        Some("SUCCESS")
+    );
+    assert_eq!(jobs[0].creation_date(), UnixMillis::new(1_795_683_600_123));
+
+    let restore = event(
+        "Restore Job State Change",
+        r#""restoreJobId":"r-1","status":"FAILED","resourceType":"RDS","creationDate":"2026-11-26T09:00:00Z""#,
+    );
+    let array = format!("[{restore},\n{restore}]");
+    assert_eq!(
+        parse_jobs(Operation::Restore, array.as_bytes(), None)?.len(),
+        2
+    );
+
+    // Another operation's event, an unknown detail-type, any scan event: bad records.
+    let lines = format!("{backup}\n{restore}\n");
+    let e = parse_jobs(Operation::Backup, lines.as_bytes(), None)
+        .err()
+        .ok_or("a restore event was a backup job")?;
+    assert_eq!(e.position(), Position::Line(2));
+    assert_eq!(e.error().field(), Some("detail-type"));
+    let e = parse_jobs(Operation::Scan, backup.as_bytes(), None)
+        .err()
+        .ok_or("a scan event was accepted")?;
+    assert_eq!(e.error().field(), Some("detail-type"));
+    let bad_state = event(
+        "Copy Job State Change",
+        r#""copyJobId":"c-1","state":"PENDING","resourceType":"EBS","creationDate":"2026-11-26T09:00:00Z""#,
+    );
+    let e = parse_jobs(Operation::Copy, bad_state.as_bytes(), None)
+        .err()
+        .ok_or("PENDING copy accepted")?;
+    assert_eq!(e.error().field(), Some("detail.state"), "{e}");
+    let no_time = backup.replace(r#""time":"2026-11-26T10:00:00Z","#, "");
+    let e = parse_jobs(Operation::Backup, no_time.as_bytes(), None)
+        .err()
+        .ok_or("an event without time accepted")?;
+    assert_eq!(e.to_string(), "line 1: missing time");
+    Ok(())
+}
+
+#[test]
+fn one_record_over_several_lines_is_one_record() -> TestResult {
+    let event = "{\n  \"detail-type\": \"Backup Job State Change\",\n  \"account\": \"123456789012\",\n  \"region\": \"eu-west-1\",\n  \"time\": \"2026-11-26T10:00:00Z\",\n  \"detail\": {\n    \"backupJobId\": \"b-1\",\n    \"state\": \"RUNNING\",\n    \"resourceType\": \"EBS\",\n    \"creationDate\": \"2026-11-26T09:00:00Z\"\n  }\n}\n";
+    let jobs = parse_jobs(Operation::Backup, event.as_bytes(), None)?;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].region().as_str(), "eu-west-1");
+    let bad = event.replace("RUNNING", "DONE");
+    let e = parse_jobs(Operation::Backup, bad.as_bytes(), None)
+        .err()
+        .ok_or("DONE accepted")?;
+    assert_eq!(e.position(), Position::Index(0));
+    assert_eq!(e.error().field(), Some("detail.state"));
+    // Followed by anything, it is JSON Lines again, and its first line is malformed.
+    let two = format!("{event}{event}");
+    let e = parse_jobs(Operation::Backup, two.as_bytes(), None)
+        .err()
+        .ok_or("accepted")?;
+    assert_eq!(e.position(), Position::Line(1));
+    Ok(())
+}

@@ -1,18 +1,25 @@
 //! The data options shared by `serve` and `query`: job files, the organization file, the
 //! default caller; and loading them into a [`Service`].
 //!
-//! Each job file is read whole into memory and handed to [`load_jobs`]; a broken file stops
-//! the command with an error naming the file. With no job file at all the built-in demo data
-//! set is loaded instead (see [`crate::demo`]).
+//! Each job file is streamed through [`JobStream`] in blocks of [`BLOCK_BYTES`]: every block's
+//! whole records are cut into one chunk per core and parsed on scoped threads, the outcomes
+//! merged in order, and the jobs added to the operation's table in batches. Memory stays
+//! bounded by the block, the batch and the table, never the file. A broken file stops the
+//! command with an error naming the file (and the table is left as it was). With no job file
+//! at all the built-in demo data set is loaded instead (see [`crate::demo`]).
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, IsTerminal as _, Read as _};
+use std::num::NonZero;
 use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::Instant;
 
-use backup_summaries::wire::{load_jobs, Service};
-use backup_summaries::{AccountId, Caller, Operation, Organization, Region, UnixMillis};
+use backup_summaries::wire::{ChunkDone, IngestError, JobChunk, JobIds, JobStream, Service};
+use backup_summaries::{
+    AccountId, Batch, BatchError, Caller, JobTable, Operation, Organization, Region, UnixMillis,
+};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
@@ -24,6 +31,9 @@ use crate::{clock, demo};
 /// Files at least this large get a progress bar while they are read (when stderr is a
 /// terminal): 64 MiB.
 const PROGRESS_BYTES: u64 = 64 << 20;
+
+/// Bytes a job file is read at a time: 16 MiB.
+const BLOCK_BYTES: u64 = 16 << 20;
 
 /// Where the jobs, the organization and the default caller come from.
 #[derive(Args, Debug)]
@@ -53,6 +63,12 @@ pub(crate) struct DataArgs {
     /// data set's management account)
     #[arg(long, value_name = "ID", default_value = "123456789012", value_parser = parse_account)]
     pub(crate) default_account: AccountId,
+    /// Count the jobs of the files given here as anonymous: each record once, whatever its
+    /// job id (no memory per job; for a dump that holds each job once, such as one
+    /// `list-backup-jobs` run). By default a record with a job id replaces an earlier one with
+    /// the same id
+    #[arg(long)]
+    pub(crate) ignore_job_ids: bool,
 }
 
 /// The jobs and the organization, loaded.
@@ -95,9 +111,12 @@ impl DataArgs {
         for (op, path) in self.job_files() {
             any_file = true;
             let started = Instant::now();
-            let bytes = read_file(path)?;
-            let n = load_jobs(service.table_mut(op), &bytes, Some(&self.region))
-                .map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
+            let ids = if self.ignore_job_ids {
+                JobIds::Ignored
+            } else {
+                JobIds::Tracked
+            };
+            let n = load_job_file(service.table_mut(op), path, &self.region, ids)?;
             eprintln!(
                 "loaded {}: {n} jobs in {:.2}s",
                 path.display(),
@@ -159,12 +178,129 @@ pub(crate) fn parse_account(s: &str) -> Result<AccountId, String> {
     AccountId::parse(s).map_err(|e| e.to_string())
 }
 
-/// Reads a whole file, with a progress bar on stderr for large files.
-fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
-    let fail = |e: io::Error| Failure::error(format!("{}: {e}", path.display()));
-    let file = File::open(path).map_err(fail)?;
-    let len = file.metadata().map_err(fail)?.len();
-    let bar = if len >= PROGRESS_BYTES && io::stderr().is_terminal() {
+/// Streams one job file into `table`: all or nothing. Returns the number of jobs added.
+fn load_job_file(
+    table: &mut JobTable,
+    path: &Path,
+    region: &Region,
+    ids: JobIds,
+) -> Result<usize, Failure> {
+    let saved = (!table.is_empty()).then(|| table.clone());
+    let op = table.operation();
+    let file = File::open(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    let bar = progress_bar(path, len);
+    let loaded = stream_jobs(table, file, region, ids, &bar);
+    bar.finish_and_clear();
+    loaded.map_err(|e| {
+        *table = saved.unwrap_or_else(|| JobTable::new(op));
+        let message = match e {
+            Loading::Read(e) => format!("{}: {e}", path.display()),
+            Loading::Record(e) => format!("{}: {e}", path.display()),
+            Loading::Table(e) => format!("{}: {}", path.display(), e.error()),
+        };
+        Failure::error(message)
+    })
+}
+
+/// Why a job file could not be loaded.
+enum Loading {
+    Read(io::Error),
+    Record(IngestError),
+    /// The table refused a block of the file (more distinct values than it holds).
+    Table(BatchError),
+}
+
+/// Reads `file` block by block, parses each block's chunks on all cores, each into a
+/// [`Batch`] of its own (checked and interned, no record built per job), and applies each
+/// block's batches to `table` in order. While the workers parse a block, this thread reads
+/// the next one and applies the last.
+fn stream_jobs(
+    table: &mut JobTable,
+    mut file: File,
+    region: &Region,
+    ids: JobIds,
+    bar: &ProgressBar,
+) -> Result<usize, Loading> {
+    let threads = thread::available_parallelism().map_or(1, NonZero::get);
+    let op = table.operation();
+    let mut stream = JobStream::new(op, Some(region));
+    let mut buf = Vec::new();
+    let mut at_eof = read_block(&mut file, &mut buf).map_err(Loading::Read)?;
+    let mut next = Vec::new();
+    let mut pending: Option<Batch> = None;
+    loop {
+        let cut = stream.cut(&buf, at_eof, threads).map_err(Loading::Record)?;
+        let consumed = cut.consumed();
+        let chunks = cut.into_chunks();
+        // The next buffer: what this cut left, then the next block.
+        next.clear();
+        next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
+        let due = pending.take();
+        let (parsed, next_eof, applied) = thread::scope(|scope| {
+            #[expect(
+                clippy::needless_collect,
+                reason = "every worker must start before this thread reads and applies"
+            )]
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|c| scope.spawn(move || stage_chunk(c, op, ids)))
+                .collect();
+            let next_eof = if at_eof {
+                Ok(true)
+            } else {
+                read_block(&mut file, &mut next)
+            };
+            let applied = due.map(|batch| table.apply(batch)).transpose();
+            let parsed: Vec<_> = handles
+                .into_iter()
+                .zip(&chunks)
+                // A worker that panicked (it cannot: parsing never panics) parses again here.
+                .map(|(handle, chunk)| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| stage_chunk(chunk, op, ids))
+                })
+                .collect();
+            (parsed, next_eof, applied)
+        });
+        applied.map_err(Loading::Table)?;
+        let mut block = Batch::new(op);
+        for (batch, done) in parsed {
+            stream.merge(done).map_err(Loading::Record)?;
+            block.append(batch).map_err(Loading::Table)?;
+        }
+        pending = Some(block);
+        bar.inc(consumed as u64);
+        let finished = at_eof && (consumed == 0 || next.is_empty());
+        std::mem::swap(&mut buf, &mut next);
+        at_eof = next_eof.map_err(Loading::Read)?;
+        if finished {
+            break;
+        }
+    }
+    if let Some(batch) = pending {
+        table.apply(batch).map_err(Loading::Table)?;
+    }
+    stream.finish().map_err(Loading::Record)
+}
+
+/// Appends up to [`BLOCK_BYTES`] of `file` to `buf`; whether the file ended.
+fn read_block(file: &mut File, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let read = file.take(BLOCK_BYTES).read_to_end(buf)?;
+    Ok((read as u64) < BLOCK_BYTES)
+}
+
+/// Parses one chunk into a batch of its own.
+fn stage_chunk(chunk: &JobChunk<'_>, op: Operation, ids: JobIds) -> (Batch, ChunkDone) {
+    let mut batch = Batch::new(op);
+    let done = chunk.stage_into(&mut batch, ids);
+    (batch, done)
+}
+
+/// A progress bar on stderr for large files (when stderr is a terminal), else a hidden one.
+fn progress_bar(path: &Path, len: u64) -> ProgressBar {
+    if len >= PROGRESS_BYTES && io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template(
             "{msg} [{wide_bar}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
@@ -175,7 +311,15 @@ fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
         bar
     } else {
         ProgressBar::hidden()
-    };
+    }
+}
+
+/// Reads a whole file, with a progress bar on stderr for large files.
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    let fail = |e: io::Error| Failure::error(format!("{}: {e}", path.display()));
+    let file = File::open(path).map_err(fail)?;
+    let len = file.metadata().map_err(fail)?.len();
+    let bar = progress_bar(path, len);
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     let read = bar.wrap_read(file).read_to_end(&mut bytes);
     bar.finish_and_clear();

@@ -31,6 +31,12 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Failure;
 
+/// jemalloc: loading a job file allocates a few small strings per job on the parse threads and
+/// frees them on the main thread; glibc's allocator keeps more memory for that (1M jobs: peak
+/// RSS 165 MB instead of 134 MB; see the README, "Streaming ingest").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The AWS Backup job-summary API, locally.
 #[derive(Debug, Parser)]
 #[command(name = "backup-summaries", version, about)]

@@ -156,6 +156,14 @@ impl IngestError {
         }
     }
 
+    /// The same error for a JSON Lines chunk that starts after `lines` lines of the input.
+    pub(crate) fn after_lines(mut self, lines: usize) -> Self {
+        if let Position::Line(n) = self.position {
+            self.position = Position::Line(n + lines);
+        }
+        self
+    }
+
     /// Where the record is.
     #[must_use]
     pub fn position(&self) -> Position {

@@ -10,7 +10,9 @@
 //! - [`write_page`] and [`write_rows`] write the success body of SPEC §9 by hand into a
 //!   `Vec<u8>`, with no per-row allocation.
 //! - [`parse_jobs`] and [`load_jobs`] read the output of `aws backup list-backup-jobs` (and
-//!   its copy, restore and scan siblings) as one whole document or as JSON Lines.
+//!   its copy, restore and scan siblings) as one whole document or as JSON Lines;
+//!   [`JobStream`] does the same over a stream read in bounded buffers, cut into
+//!   [`JobChunk`]s that parse in parallel (the CLI's loader).
 //!
 //! Like the core, this module does no I/O and reads no clock, environment or randomness: the
 //! caller passes the bytes, `now`, the [`Caller`](crate::Caller) and the request id, and the
@@ -35,14 +37,27 @@
 //!   leading UTF-8 byte order mark is skipped; a record's numeric CreationDate keeps the digits
 //!   the JSON parser's `f64` holds (exact to the microsecond for dates of this era) before
 //!   truncation to the millisecond; CreationDates outside chrono's calendar (±262,000 years)
-//!   are rejected.
+//!   are rejected, and so are numeric ones past year 9999 (epoch milliseconds, most likely).
+//! - **size limit**: a record (a JSON Lines line or an element of a document's list), or a
+//!   document's members besides its list, longer than [`MAX_RECORD_BYTES`] (64 MiB) is
+//!   rejected naming its position, so unbounded input (`/dev/zero`) stops early.
 
 mod error;
+mod flat;
 mod records;
 mod request;
 mod response;
+mod stream;
 
 pub use error::{ApiError, IngestError, Position};
 pub use records::{load_jobs, parse_jobs};
 pub use request::{operation_for_path, path_for_operation, Request, Service};
 pub use response::{write_page, write_rows, WireResponse};
+#[doc(hidden)]
+pub use stream::bench_count_jobs;
+pub use stream::{ChunkDone, Cut, JobChunk, JobIds, JobStream, MAX_RECORD_BYTES};
+#[expect(
+    unused_imports,
+    reason = "the sink the count cube's Batch will implement"
+)]
+pub(crate) use stream::{JobFields, JobSink};

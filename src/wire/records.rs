@@ -5,10 +5,12 @@
 //! The input is a whole document when its first non-whitespace byte is `[` (a bare list of
 //! records) or `{` and its first JSON value is an object with the operation's list member
 //! (`BackupJobs`, `CopyJobs`, `RestoreJobs`, `ScanJobs`); otherwise it is JSON Lines, one
-//! record per non-blank line. Records are parsed with borrowed strings and checked once into
-//! [`JobRecord`]s; unknown members are ignored, and the first bad record stops the parse with
-//! an [`IngestError`] naming its position and field. Nothing is dropped silently, and no input
-//! makes the parser panic.
+//! record per non-blank line. The layout, the cutting into records and the parallel-ready
+//! chunks are [`JobStream`]'s; this module holds what reads one record: the serde shapes
+//! ([`RawJob`], [`Scalar`]) that the fast scanner (`flat.rs`) fills too, and [`check`], which
+//! turns a raw record into validated [`JobFields`]. Unknown members are ignored, and the first
+//! bad record stops the parse with an [`IngestError`] naming its position and field. Nothing
+//! is dropped silently, and no input makes the parser panic.
 //!
 //! Members read, per record (`null` is the same as absent):
 //!
@@ -17,12 +19,20 @@
 //! | `AccountId` | all | required, a string of 12 digits |
 //! | `State` (`Status` for restore) | all | required, one of the operation's states |
 //! | `ResourceType` | all | required, 1..=50 characters |
-//! | `CreationDate` | all | required, epoch seconds (a number) or an RFC 3339 string; digits below the millisecond are truncated |
+//! | `CreationDate` | all | required, epoch seconds (a number, up to the end of year 9999: larger numbers are most likely epoch milliseconds) or an RFC 3339 string; digits below the millisecond are truncated |
 //! | `MessageCategory` | backup, copy | optional, 1..=50 characters; empty is absent (D) |
 //! | `MalwareScanner` | scan | optional, `GUARDDUTY` |
 //! | `ScanResult.ScanResultStatus` | scan | optional, `NO_THREATS_FOUND`, `THREATS_FOUND` or `UNKNOWN` |
-//! | `BackupJobId`, `CopyJobId`, `RestoreJobId`, `ScanJobId` | the operation's own | optional, 1..=256 bytes: the job's identity (SPEC §10); a later record with the same id replaces an earlier one |
 //! | `Region` | all | optional, else the region of the first of `BackupVaultArn`, `SourceBackupVaultArn`, `RecoveryPointArn`, `ResourceArn` that has one, else the caller's default |
+//! | `BackupJobId`, `CopyJobId`, `RestoreJobId`, `ScanJobId` | the operation's own | optional, 1..=256 bytes (SPEC §10) |
+//!
+//! A record with a `detail-type` member is an EventBridge job state change event (SPEC §11):
+//! `detail-type` must be the operation's (`Backup Job State Change`, `Copy Job State
+//! Change`, `Restore Job State Change`; scan jobs have none); `account` (12 digits),
+//! `region` (non-empty) and `time` (RFC 3339, the job's version in epoch seconds) are
+//! required; from `detail`: the job id (`backupJobId`, ...), `state` (`status` for restore),
+//! `resourceType`, `creationDate` and `messageCategory`, with the rules above. Errors name
+//! these members as written, e.g. `detail.state`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -32,24 +42,34 @@ use chrono::DateTime;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::batch::Batch;
 use crate::error::RecordError;
-use crate::identity::JobId;
-use crate::jobs::JobTable;
-use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
+use crate::identity::{JobKey, Version};
+use crate::jobs::{Fields, JobTable};
+use crate::record::{AccountId, JobRecord, Region, MAX_NAME_CHARS};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
+use crate::wire::stream::{JobFields, JobSink, JobStream};
 
 /// Longest parser message an error keeps, in characters.
 const MAX_DETAIL_CHARS: usize = 200;
 /// What a CreationDate may be.
 const EXPECT_DATE: &str = "epoch seconds or an RFC 3339 date-time";
-/// The UTF-8 byte order mark some tools write first.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// What a numeric CreationDate past year 9999 is told.
+const EXPECT_SECONDS: &str =
+    "epoch seconds up to the year 9999 (this looks like epoch milliseconds) or an RFC 3339 date-time";
+/// The last millisecond of year 9999 (9999-12-31T23:59:59.999Z).
+const MAX_NUMERIC_DATE_MS: i64 = 253_402_300_799_999;
+/// Longest job id, in bytes (SPEC §10).
+const MAX_JOB_ID_BYTES: usize = 256;
 
 /// Parses `input` into `op`'s job records (SPEC §2), all or nothing.
 ///
 /// `default_region` is used for a record with no `Region` member and no ARN with a region.
+/// This is [`JobStream`] driven over one buffer; a record (a line, or an element of a
+/// document's list) longer than [`MAX_RECORD_BYTES`](crate::wire::MAX_RECORD_BYTES) is
+/// rejected.
 ///
 /// # Errors
 /// An [`IngestError`] for the first bad record: its [`Position`] (the line of JSON Lines, the
@@ -78,86 +98,198 @@ pub fn parse_jobs(
     input: &[u8],
     default_region: Option<&Region>,
 ) -> Result<Vec<JobRecord>, IngestError> {
-    parse(op, input, default_region).map(|(records, _)| records)
+    let mut sink = RecordSink::default();
+    parse_into(op, input, default_region, &mut sink)?;
+    Ok(sink.records)
 }
 
-/// Parses `input` as [`parse_jobs`] does for `table`'s operation, then adds every record to
-/// `table` ([`JobTable::extend`]): all or nothing. Returns the number of jobs added.
+/// Parses `input` as [`parse_jobs`] does for `table`'s operation, staging every job in one
+/// [`Batch`] (records with a job id are upserts), then applies it: all or nothing. Returns
+/// the number of records read.
 ///
 /// # Errors
-/// As [`parse_jobs`]; a record the table refuses gets its position too. The table is
-/// unchanged on error.
+/// As [`parse_jobs`]; a record the table's operation refuses gets its position too. The
+/// table is unchanged on error.
 pub fn load_jobs(
     table: &mut JobTable,
     input: &[u8],
     default_region: Option<&Region>,
 ) -> Result<usize, IngestError> {
-    let (records, layout) = parse(table.operation(), input, default_region)?;
-    table.extend(&records).map_err(|e| {
-        let at = layout.position(input, e.position());
-        IngestError::new(at, layout.list(), e.into_error())
-    })?;
-    Ok(records.len())
+    let mut batch = Batch::new(table.operation());
+    let n = parse_into(table.operation(), input, default_region, &mut batch)?;
+    table
+        .apply(batch)
+        .map_err(|e| IngestError::new(Position::Index(e.position()), None, e.into_error()))?;
+    Ok(n)
 }
 
-/// How the input was laid out, to find the position of the i-th record again.
-#[derive(Clone, Copy, Debug)]
-enum Layout {
-    /// A whole document; its list member, if it was an object.
-    Document(Option<&'static str>),
-    /// JSON Lines.
-    Lines,
+/// Parses a whole input into `sink`, serially: [`JobStream`] over one buffer, the same cuts
+/// and checks the CLI's parallel reader makes over many. Returns the number of jobs.
+///
+/// # Errors
+/// As [`parse_jobs`]. `sink` may have taken some jobs then; the caller drops them.
+pub(crate) fn parse_into<S: JobSink + ?Sized>(
+    op: Operation,
+    input: &[u8],
+    default_region: Option<&Region>,
+    sink: &mut S,
+) -> Result<usize, IngestError> {
+    let mut stream = JobStream::new(op, default_region);
+    let mut rest = input;
+    loop {
+        let cut = stream.cut(rest, true, 1)?;
+        for chunk in cut.chunks() {
+            let done = chunk.parse_into(sink);
+            stream.merge(done)?;
+        }
+        let consumed = cut.consumed();
+        rest = rest.get(consumed..).unwrap_or_default();
+        if consumed == 0 || rest.is_empty() {
+            break;
+        }
+    }
+    stream.finish()
 }
 
-/// The result of trying the whole-document form on an input starting with `{`.
-enum Attempt {
-    Parsed(Result<Vec<JobRecord>, IngestError>),
+/// A [`JobSink`] that builds owned [`JobRecord`]s (for [`parse_jobs`] and the CLI).
+#[derive(Debug, Default)]
+pub(crate) struct RecordSink {
+    pub(crate) records: Vec<JobRecord>,
+}
+
+impl JobSink for RecordSink {
+    fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError> {
+        self.records.push(fields.to_record()?);
+        Ok(())
+    }
+}
+
+/// Stages each job in the batch without building a record: names are interned straight
+/// from the input (a category is upper-cased first only when it has lower-case letters).
+impl JobSink for Batch {
+    fn job(&mut self, f: &JobFields<'_>) -> Result<(), RecordError> {
+        let category = f.category.map(|c| {
+            if c.bytes().any(|b| b.is_ascii_lowercase()) {
+                Cow::Owned(c.to_ascii_uppercase())
+            } else {
+                Cow::Borrowed(c)
+            }
+        });
+        let fields = Fields {
+            account: f.account,
+            region: f.region,
+            state: f.state,
+            resource_type: f.resource_type,
+            creation: f.creation,
+            category: category.as_deref(),
+            scanner: f.scanner,
+            result: f.result,
+        };
+        self.stage(
+            &fields,
+            f.job_id.map(JobKey::of),
+            f.version.map(Version::from_secs),
+        )
+    }
+}
+
+/// The outcome of parsing bytes as a whole document with serde (a document's head or
+/// envelope, see [`JobStream`]).
+pub(super) enum Attempt {
+    /// The bytes are a document; its parse succeeded or failed.
+    Parsed(Result<(), IngestError>),
+    /// The first value is an object without the operation's list member.
     NotADocument,
 }
 
+/// Where the envelope of a streamed document lost its list's content (see
+/// [`serde_document`]): errors at or after `line` (1-based, the line of `[` in the envelope)
+/// move down `lines`, and those on `line` itself move right by `columns`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Relocation {
+    pub(super) line: usize,
+    pub(super) lines: usize,
+    pub(super) columns: usize,
+}
+
 /// One job, as the list APIs spell it; every member optional until checked.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(expecting = "a job record (a JSON object)")]
-struct RawJob<'a> {
+pub(super) struct RawJob<'a> {
     #[serde(rename = "AccountId", borrow, default)]
-    account_id: Option<Scalar<'a>>,
+    pub(super) account_id: Option<Scalar<'a>>,
     #[serde(rename = "State", borrow, default)]
-    state: Option<Scalar<'a>>,
+    pub(super) state: Option<Scalar<'a>>,
     #[serde(rename = "Status", borrow, default)]
-    status: Option<Scalar<'a>>,
+    pub(super) status: Option<Scalar<'a>>,
     #[serde(rename = "ResourceType", borrow, default)]
-    resource_type: Option<Scalar<'a>>,
+    pub(super) resource_type: Option<Scalar<'a>>,
     #[serde(rename = "CreationDate", borrow, default)]
-    creation_date: Option<Scalar<'a>>,
+    pub(super) creation_date: Option<Scalar<'a>>,
     #[serde(rename = "MessageCategory", borrow, default)]
-    message_category: Option<Scalar<'a>>,
+    pub(super) message_category: Option<Scalar<'a>>,
     #[serde(rename = "MalwareScanner", borrow, default)]
-    malware_scanner: Option<Scalar<'a>>,
+    pub(super) malware_scanner: Option<Scalar<'a>>,
     #[serde(rename = "ScanResult", borrow, default)]
     scan_result: Option<RawScanResult<'a>>,
     #[serde(rename = "Region", borrow, default)]
-    region: Option<Scalar<'a>>,
+    pub(super) region: Option<Scalar<'a>>,
     #[serde(rename = "BackupVaultArn", borrow, default)]
-    backup_vault_arn: Option<Scalar<'a>>,
+    pub(super) backup_vault_arn: Option<Scalar<'a>>,
     #[serde(rename = "SourceBackupVaultArn", borrow, default)]
-    source_backup_vault_arn: Option<Scalar<'a>>,
+    pub(super) source_backup_vault_arn: Option<Scalar<'a>>,
     #[serde(rename = "RecoveryPointArn", borrow, default)]
-    recovery_point_arn: Option<Scalar<'a>>,
+    pub(super) recovery_point_arn: Option<Scalar<'a>>,
     #[serde(rename = "ResourceArn", borrow, default)]
-    resource_arn: Option<Scalar<'a>>,
+    pub(super) resource_arn: Option<Scalar<'a>>,
     #[serde(rename = "BackupJobId", borrow, default)]
-    backup_job_id: Option<Scalar<'a>>,
+    pub(super) backup_job_id: Option<Scalar<'a>>,
     #[serde(rename = "CopyJobId", borrow, default)]
-    copy_job_id: Option<Scalar<'a>>,
+    pub(super) copy_job_id: Option<Scalar<'a>>,
     #[serde(rename = "RestoreJobId", borrow, default)]
-    restore_job_id: Option<Scalar<'a>>,
+    pub(super) restore_job_id: Option<Scalar<'a>>,
     #[serde(rename = "ScanJobId", borrow, default)]
+    pub(super) scan_job_id: Option<Scalar<'a>>,
+    // An EventBridge event's envelope (SPEC §11).
+    #[serde(rename = "detail-type", borrow, default)]
+    pub(super) detail_type: Option<Scalar<'a>>,
+    #[serde(rename = "account", borrow, default)]
+    pub(super) event_account: Option<Scalar<'a>>,
+    #[serde(rename = "region", borrow, default)]
+    pub(super) event_region: Option<Scalar<'a>>,
+    #[serde(rename = "time", borrow, default)]
+    pub(super) event_time: Option<Scalar<'a>>,
+    #[serde(rename = "detail", borrow, default)]
+    detail: Option<RawDetail<'a>>,
+}
+
+/// The `detail` of an EventBridge job state change event (SPEC §11).
+#[derive(Default, Deserialize)]
+#[serde(expecting = "an event detail (a JSON object)")]
+struct RawDetail<'a> {
+    #[serde(rename = "backupJobId", borrow, default)]
+    backup_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "copyJobId", borrow, default)]
+    copy_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "restoreJobId", borrow, default)]
+    restore_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "scanJobId", borrow, default)]
     scan_job_id: Option<Scalar<'a>>,
+    #[serde(rename = "state", borrow, default)]
+    state: Option<Scalar<'a>>,
+    #[serde(rename = "status", borrow, default)]
+    status: Option<Scalar<'a>>,
+    #[serde(rename = "resourceType", borrow, default)]
+    resource_type: Option<Scalar<'a>>,
+    #[serde(rename = "creationDate", borrow, default)]
+    creation_date: Option<Scalar<'a>>,
+    #[serde(rename = "messageCategory", borrow, default)]
+    message_category: Option<Scalar<'a>>,
 }
 
 /// A [`RawJob`] that must be a JSON object: the derived `Deserialize` alone would also fill
 /// the fields from an array, by position (SPEC §2: such a record is malformed).
-struct ObjectJob<'a>(RawJob<'a>);
+pub(super) struct ObjectJob<'a>(pub(super) RawJob<'a>);
 
 impl<'de> Deserialize<'de> for ObjectJob<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -186,8 +318,11 @@ enum RawScanResult<'a> {
 /// Any JSON value, keeping only what a record member needs: strings (borrowed when
 /// unescaped) and numbers; objects and arrays are skipped.
 #[derive(Debug)]
-enum Scalar<'a> {
+pub(super) enum Scalar<'a> {
     Str(Cow<'a, str>),
+    /// A plain decimal with a fraction and at most 15 significant digits, as written (only
+    /// the fast scanner makes these; serde gives [`Scalar::Float`]).
+    Decimal(&'a str),
     Unsigned(u64),
     Signed(i64),
     Float(f64),
@@ -211,10 +346,10 @@ struct StackText {
 }
 
 /// Parsing state shared by the document visitors.
-struct Sink<'r> {
+struct Sink<'r, 'o> {
     op: Operation,
     default_region: Option<&'r Region>,
-    records: Vec<JobRecord>,
+    out: &'o mut dyn JobSink,
     /// The index of the element being parsed, while inside the list.
     index: Option<usize>,
     /// The first bad record: its index and why.
@@ -226,10 +361,10 @@ struct Sink<'r> {
 }
 
 /// Parses a top-level object, looking for the operation's list member.
-struct DocumentSeed<'s, 'r>(&'s mut Sink<'r>);
+struct DocumentSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
 
 /// Parses a list of records.
-struct ListSeed<'s, 'r>(&'s mut Sink<'r>);
+struct ListSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
 
 /// Parses an object key of a document for `.0`.
 struct KeySeed(Operation);
@@ -244,43 +379,52 @@ enum Key {
     Other,
 }
 
-/// Parses `input` and tells how it was laid out.
-fn parse(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<(Vec<JobRecord>, Layout), IngestError> {
-    let input = input.strip_prefix(BOM).unwrap_or(input);
-    match input.iter().find(|b| !is_json_space(**b)) {
-        Some(b'[') => match parse_document(op, input, default_region, true) {
-            Attempt::Parsed(r) => r.map(|r| (r, Layout::Document(None))),
-            Attempt::NotADocument => {
-                parse_lines(op, input, default_region).map(|r| (r, Layout::Lines))
-            }
-        },
-        Some(b'{') => match parse_document(op, input, default_region, false) {
-            Attempt::Parsed(r) => r.map(|r| (r, Layout::Document(Some(jobs_member(op))))),
-            Attempt::NotADocument => {
-                parse_lines(op, input, default_region).map(|r| (r, Layout::Lines))
-            }
-        },
-        _ => parse_lines(op, input, default_region).map(|r| (r, Layout::Lines)),
+impl<'a> RawJob<'a> {
+    /// The slot of a member the fast scanner fills, by name; `None` for members it ignores.
+    pub(super) fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Scalar<'a>>> {
+        Some(match name {
+            b"AccountId" => &mut self.account_id,
+            b"State" => &mut self.state,
+            b"Status" => &mut self.status,
+            b"ResourceType" => &mut self.resource_type,
+            b"CreationDate" => &mut self.creation_date,
+            b"MessageCategory" => &mut self.message_category,
+            b"MalwareScanner" => &mut self.malware_scanner,
+            b"Region" => &mut self.region,
+            b"BackupVaultArn" => &mut self.backup_vault_arn,
+            b"SourceBackupVaultArn" => &mut self.source_backup_vault_arn,
+            b"RecoveryPointArn" => &mut self.recovery_point_arn,
+            b"ResourceArn" => &mut self.resource_arn,
+            b"BackupJobId" => &mut self.backup_job_id,
+            b"CopyJobId" => &mut self.copy_job_id,
+            b"RestoreJobId" => &mut self.restore_job_id,
+            b"ScanJobId" => &mut self.scan_job_id,
+            b"detail-type" => &mut self.detail_type,
+            b"account" => &mut self.event_account,
+            b"region" => &mut self.event_region,
+            b"time" => &mut self.event_time,
+            _ => return None,
+        })
     }
 }
 
-/// Parses `input` as one whole document: a bare list (`bare`) or an object with the list
-/// member. `NotADocument` when the object lacks the member.
-fn parse_document(
+/// Parses `input` with serde as one whole document: a bare list (`bare`) or an object with
+/// the list member, giving each record to `out`. `NotADocument` when the object lacks the
+/// member. Parser errors after the list's start move by `relocation` (see [`JobStream`]:
+/// it parses a document's envelope with the list's content cut out).
+pub(super) fn serde_document(
     op: Operation,
     input: &[u8],
     default_region: Option<&Region>,
     bare: bool,
+    out: &mut dyn JobSink,
+    relocation: Relocation,
 ) -> Attempt {
     let list = (!bare).then(|| jobs_member(op));
     let mut sink = Sink {
         op,
         default_region,
-        records: Vec::new(),
+        out,
         index: None,
         failure: None,
         list_seen: bare,
@@ -309,44 +453,31 @@ fn parse_document(
             _ => Attempt::NotADocument,
         };
     }
-    Attempt::Parsed(match result {
-        Ok(()) => Ok(sink.records),
-        Err(e) => Err(match (sink.failure, sink.index) {
+    Attempt::Parsed(result.map_err(|e| {
+        let (line, column) = relocation.apply(e.line(), e.column());
+        match (sink.failure, sink.index) {
             (Some((i, error)), _) => IngestError::new(Position::Index(i), list, error),
-            (None, Some(i)) => IngestError::new(Position::Index(i), list, malformed(&e, true)),
-            (None, None) => {
-                IngestError::new(Position::Line(e.line().max(1)), None, malformed(&e, true))
+            (None, Some(i)) => {
+                IngestError::new(Position::Index(i), list, malformed_at(&e, line, column))
             }
-        }),
-    })
-}
-
-/// Parses `input` as JSON Lines: one record per non-blank line.
-fn parse_lines(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<Vec<JobRecord>, IngestError> {
-    let mut records = Vec::new();
-    for (n, line) in input.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(|&b| is_json_space(b)) {
-            continue;
+            (None, None) => IngestError::new(
+                Position::Line(line.max(1)),
+                None,
+                malformed_at(&e, line, column),
+            ),
         }
-        let at = Position::Line(n + 1);
-        let ObjectJob(raw) = serde_json::from_slice(line)
-            .map_err(|e| IngestError::new(at, None, malformed(&e, false)))?;
-        records
-            .push(to_record(op, raw, default_region).map_err(|e| IngestError::new(at, None, e))?);
-    }
-    Ok(records)
+    }))
 }
 
-/// Checks one raw record into a [`JobRecord`].
-fn to_record(
+/// Checks one raw record into [`JobFields`] borrowing from it (SPEC §2, §10).
+pub(super) fn check<'r>(
     op: Operation,
-    raw: RawJob<'_>,
-    default_region: Option<&Region>,
-) -> Result<JobRecord, RecordError> {
+    raw: &'r RawJob<'_>,
+    default_region: Option<&'r Region>,
+) -> Result<JobFields<'r>, RecordError> {
+    if !matches!(raw.detail_type, None | Some(Scalar::Null)) {
+        return check_event(op, raw);
+    }
     let account = AccountId::parse(required_str(
         "AccountId",
         raw.account_id.as_ref(),
@@ -357,39 +488,48 @@ fn to_record(
         _ => ("State", raw.state.as_ref()),
     };
     let state = parse_state(op, state_field, state)?;
-    let resource_type = ResourceType::parse(required_str(
+    let resource_type = name(
         "ResourceType",
-        raw.resource_type.as_ref(),
-        "1 to 50 characters",
-    )?)?;
-    let creation_date = creation_date(raw.creation_date.as_ref())?;
-    let region = region(&raw, default_region)?;
+        required_str(
+            "ResourceType",
+            raw.resource_type.as_ref(),
+            "1 to 50 characters",
+        )?,
+    )?;
+    let creation = creation_date("CreationDate", raw.creation_date.as_ref())?;
+    let region = region(raw, default_region)?;
     let (id_field, id) = match op {
         Operation::Backup => ("BackupJobId", raw.backup_job_id.as_ref()),
         Operation::Copy => ("CopyJobId", raw.copy_job_id.as_ref()),
         Operation::Restore => ("RestoreJobId", raw.restore_job_id.as_ref()),
         Operation::Scan => ("ScanJobId", raw.scan_job_id.as_ref()),
     };
-    const ID_EXPECTED: &str = "1 to 256 bytes";
-    let job_id = optional_str(id_field, id, ID_EXPECTED)?
-        .map(|s| JobId::parse(s).map_err(|_| RecordError::invalid(id_field, s, ID_EXPECTED)))
-        .transpose()?;
-    let mut record =
-        JobRecord::new(account, region, state, resource_type, creation_date).with_job_id(job_id);
+    let job_id = job_id(id_field, id)?;
+    let mut fields = JobFields {
+        job_id,
+        account,
+        region,
+        state,
+        resource_type,
+        creation,
+        category: None,
+        scanner: None,
+        result: None,
+        version: None,
+    };
     match op {
         Operation::Backup | Operation::Copy => {
-            let category = match optional_str(
+            fields.category = match optional_str(
                 "MessageCategory",
                 raw.message_category.as_ref(),
                 "1 to 50 characters",
             )? {
                 None | Some("") => None,
-                Some(c) => Some(MessageCategory::parse(c)?),
+                Some(c) => Some(name("MessageCategory", c)?),
             };
-            record = record.with_message_category(category);
         }
         Operation::Scan => {
-            let scanner =
+            fields.scanner =
                 optional_str("MalwareScanner", raw.malware_scanner.as_ref(), "GUARDDUTY")?
                     .map(|s| {
                         MalwareScanner::parse(s)
@@ -397,7 +537,6 @@ fn to_record(
                     })
                     .transpose()?;
             const FIELD: &str = "ScanResult.ScanResultStatus";
-            const EXPECTED: &str = "NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN";
             let status = match &raw.scan_result {
                 None => None,
                 Some(RawScanResult::Object(status)) => status.as_ref(),
@@ -407,21 +546,127 @@ fn to_record(
                     return Err(RecordError::invalid("ScanResult", &text, "an object"));
                 }
             };
-            let status = optional_str(FIELD, status, EXPECTED)?
+            fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
                 .map(|s| {
                     ScanResultStatus::parse(s)
-                        .ok_or_else(|| RecordError::invalid(FIELD, s, EXPECTED))
+                        .ok_or_else(|| RecordError::invalid(FIELD, s, SCAN_RESULTS))
                 })
                 .transpose()?;
-            record = record
-                .with_malware_scanner(scanner)
-                .with_scan_result_status(status);
         }
         Operation::Restore => {}
     }
-    Ok(record)
+    Ok(fields)
 }
 
+/// Checks an EventBridge job state change event (SPEC §11) into [`JobFields`]: the envelope's
+/// `account`, `region` and `time` (the version), the detail's job id, state, resource type,
+/// creation date and message category. An event of another detail-type is a bad record.
+fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, RecordError> {
+    let (expected, id_field, state_field) = match op {
+        Operation::Backup => (
+            "Backup Job State Change",
+            "detail.backupJobId",
+            "detail.state",
+        ),
+        Operation::Copy => ("Copy Job State Change", "detail.copyJobId", "detail.state"),
+        Operation::Restore => (
+            "Restore Job State Change",
+            "detail.restoreJobId",
+            "detail.status",
+        ),
+        Operation::Scan => (
+            "no event (scan jobs have none)",
+            "detail.scanJobId",
+            "detail.state",
+        ),
+    };
+    let detail_type = required_str("detail-type", raw.detail_type.as_ref(), expected)?;
+    if op == Operation::Scan || detail_type != expected {
+        return Err(RecordError::invalid("detail-type", detail_type, expected));
+    }
+    const DIGITS: &str = "exactly 12 digits, as a string";
+    let account_text = required_str("account", raw.event_account.as_ref(), DIGITS)?;
+    let account = AccountId::parse(account_text)
+        .map_err(|_| RecordError::invalid("account", account_text, DIGITS))?;
+    let region = required_str("region", raw.event_region.as_ref(), "a non-empty string")?;
+    if region.is_empty() {
+        return Err(RecordError::invalid("region", region, "a non-empty string"));
+    }
+    const TIME: &str = "an RFC 3339 date-time from 1970 to 2106";
+    let time = required_str("time", raw.event_time.as_ref(), TIME)?;
+    let version = DateTime::parse_from_rfc3339(time)
+        .ok()
+        .and_then(|at| u32::try_from(at.timestamp()).ok())
+        .ok_or_else(|| RecordError::invalid("time", time, TIME))?;
+    let detail = raw
+        .detail
+        .as_ref()
+        .ok_or(RecordError::Missing { field: "detail" })?;
+    let (id, state) = match op {
+        Operation::Backup => (detail.backup_job_id.as_ref(), detail.state.as_ref()),
+        Operation::Copy => (detail.copy_job_id.as_ref(), detail.state.as_ref()),
+        Operation::Restore => (detail.restore_job_id.as_ref(), detail.status.as_ref()),
+        Operation::Scan => (detail.scan_job_id.as_ref(), detail.state.as_ref()),
+    };
+    let job_id = job_id(id_field, id)?;
+    let state = parse_state(op, state_field, state)?;
+    let resource_type = name(
+        "detail.resourceType",
+        required_str(
+            "detail.resourceType",
+            detail.resource_type.as_ref(),
+            "1 to 50 characters",
+        )?,
+    )?;
+    let creation = creation_date("detail.creationDate", detail.creation_date.as_ref())?;
+    let category = match optional_str(
+        "detail.messageCategory",
+        detail.message_category.as_ref(),
+        "1 to 50 characters",
+    )? {
+        None | Some("") => None,
+        Some(c) => Some(name("detail.messageCategory", c)?),
+    };
+    Ok(JobFields {
+        job_id,
+        account,
+        region,
+        state,
+        resource_type,
+        creation,
+        category,
+        scanner: None,
+        result: None,
+        version: Some(version),
+    })
+}
+
+/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name (the one
+/// place that lists them).
+const SCAN_RESULTS: &str = "NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN";
+
+/// A ResourceType or MessageCategory: 1..=50 characters (SPEC §3), as written.
+fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
+    // At most 50 bytes is at most 50 characters; count them only when longer.
+    if s.is_empty() || (s.len() > MAX_NAME_CHARS && s.chars().nth(MAX_NAME_CHARS).is_some()) {
+        return Err(RecordError::invalid(field, s, "1 to 50 characters"));
+    }
+    Ok(s)
+}
+
+/// The job id member: absent, or 1..=256 bytes (SPEC §10).
+fn job_id<'v>(
+    field: &'static str,
+    value: Option<&'v Scalar<'_>>,
+) -> Result<Option<&'v str>, RecordError> {
+    const EXPECTED: &str = "a string of 1 to 256 bytes";
+    match optional_str(field, value, EXPECTED)? {
+        Some(id) if id.is_empty() || id.len() > MAX_JOB_ID_BYTES => {
+            Err(RecordError::invalid(field, id, EXPECTED))
+        }
+        id => Ok(id),
+    }
+}
 /// The state named by `value`, if it is one of `op`'s states.
 fn parse_state(
     op: Operation,
@@ -437,22 +682,32 @@ fn parse_state(
 }
 
 /// The CreationDate: epoch seconds (digits below the millisecond truncated) or RFC 3339.
-fn creation_date(value: Option<&Scalar<'_>>) -> Result<UnixMillis, RecordError> {
-    const FIELD: &str = "CreationDate";
+fn creation_date(
+    field: &'static str,
+    value: Option<&Scalar<'_>>,
+) -> Result<UnixMillis, RecordError> {
     let ms = match value {
-        None | Some(Scalar::Null) => return Err(RecordError::Missing { field: FIELD }),
+        None | Some(Scalar::Null) => return Err(RecordError::Missing { field }),
         Some(Scalar::Str(s)) => DateTime::parse_from_rfc3339(s)
             .ok()
             .map(|at| UnixMillis::new(at.timestamp_millis())),
         Some(Scalar::Unsigned(n)) => i64::try_from(*n).ok().and_then(UnixMillis::from_secs),
         Some(Scalar::Signed(n)) => UnixMillis::from_secs(*n),
         Some(Scalar::Float(x)) => millis_of_f64(*x).map(UnixMillis::new),
+        Some(Scalar::Decimal(text)) => millis_of_decimal(text).map(UnixMillis::new),
         Some(_) => None,
     };
-    ms.filter(|at| at.to_datetime().is_some()).ok_or_else(|| {
+    let numeric = !matches!(value, Some(Scalar::Str(_)));
+    if numeric && ms.is_some_and(|at| at.as_millis() > MAX_NUMERIC_DATE_MS) {
         let text = value.map(ToString::to_string).unwrap_or_default();
-        RecordError::invalid(FIELD, &text, EXPECT_DATE)
-    })
+        return Err(RecordError::invalid(field, &text, EXPECT_SECONDS));
+    }
+    // Within ±year 9999 every millisecond is in chrono's calendar; check only beyond.
+    ms.filter(|at| at.as_millis().abs() <= MAX_NUMERIC_DATE_MS || at.to_datetime().is_some())
+        .ok_or_else(|| {
+            let text = value.map(ToString::to_string).unwrap_or_default();
+            RecordError::invalid(field, &text, EXPECT_DATE)
+        })
 }
 
 /// Milliseconds in `secs` seconds, read from its shortest decimal form (Rust's `Display` for
@@ -491,9 +746,16 @@ fn millis_of_decimal(text: &str) -> Option<i64> {
 
 /// The record's region: its `Region` member, else the first ARN with a region, else the
 /// default.
-fn region(raw: &RawJob<'_>, default_region: Option<&Region>) -> Result<Region, RecordError> {
-    if let Some(name) = optional_str("Region", raw.region.as_ref(), "a non-empty string")? {
-        return Region::parse(name);
+fn region<'r>(
+    raw: &'r RawJob<'_>,
+    default_region: Option<&'r Region>,
+) -> Result<&'r str, RecordError> {
+    const EXPECTED: &str = "a non-empty string";
+    if let Some(name) = optional_str("Region", raw.region.as_ref(), EXPECTED)? {
+        if name.is_empty() {
+            return Err(RecordError::invalid("Region", name, EXPECTED));
+        }
+        return Ok(name);
     }
     let arns = [
         ("BackupVaultArn", raw.backup_vault_arn.as_ref()),
@@ -503,11 +765,11 @@ fn region(raw: &RawJob<'_>, default_region: Option<&Region>) -> Result<Region, R
     ];
     for (field, arn) in arns {
         if let Some(name) = optional_str(field, arn, "an ARN string")?.and_then(arn_region) {
-            return Region::parse(name);
+            return Ok(name);
         }
     }
     default_region
-        .cloned()
+        .map(Region::as_str)
         .ok_or(RecordError::Missing { field: "Region" })
 }
 
@@ -542,15 +804,30 @@ fn optional_str<'v>(
     }
 }
 
-/// A [`RecordError::Malformed`] from a parser error; `with_line` keeps the line number (a
-/// whole document), else only the column (a JSON Lines line).
-fn malformed(e: &serde_json::Error, with_line: bool) -> RecordError {
+/// A [`RecordError::Malformed`] from a parser error on one JSON Lines line: the message and
+/// its column.
+pub(super) fn malformed_in_line(e: &serde_json::Error) -> RecordError {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let detail = match full.strip_suffix(&suffix) {
-        Some(message) if !with_line => format!("{message} at column {}", e.column()),
-        _ => full,
-    };
+    malformed_detail(match full.strip_suffix(&suffix) {
+        Some(message) => format!("{message} at column {}", e.column()),
+        None => full,
+    })
+}
+
+/// A [`RecordError::Malformed`] from a parser error, placed at `line` and `column` of the
+/// whole input (the parser saw only a piece of it).
+pub(super) fn malformed_at(e: &serde_json::Error, line: usize, column: usize) -> RecordError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    malformed_detail(match full.strip_suffix(&suffix) {
+        Some(message) => format!("{message} at line {line} column {column}"),
+        None => full,
+    })
+}
+
+/// A [`RecordError::Malformed`] with this detail, cut to 200 characters.
+pub(super) fn malformed_detail(detail: String) -> RecordError {
     let detail = match detail.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((end, _)) => detail.get(..end).unwrap_or_default().to_owned(),
         None => detail,
@@ -561,7 +838,7 @@ fn malformed(e: &serde_json::Error, with_line: bool) -> RecordError {
 }
 
 /// The list member of `op`'s list-jobs output.
-fn jobs_member(op: Operation) -> &'static str {
+pub(super) fn jobs_member(op: Operation) -> &'static str {
     match op {
         Operation::Backup => "BackupJobs",
         Operation::Copy => "CopyJobs",
@@ -571,33 +848,19 @@ fn jobs_member(op: Operation) -> &'static str {
 }
 
 /// JSON whitespace (RFC 8259): space, tab, line feed, carriage return.
-fn is_json_space(b: u8) -> bool {
+pub(super) fn is_json_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-impl Layout {
-    /// The position of the `i`-th record of `input` (after the byte order mark, if any).
-    fn position(self, input: &[u8], i: usize) -> Position {
-        match self {
-            Self::Document(_) => Position::Index(i),
-            Self::Lines => {
-                let input = input.strip_prefix(BOM).unwrap_or(input);
-                let line = input
-                    .split(|&b| b == b'\n')
-                    .enumerate()
-                    .filter(|(_, line)| !line.iter().all(|&b| is_json_space(b)))
-                    .nth(i)
-                    .map_or(1, |(n, _)| n + 1);
-                Position::Line(line)
-            }
-        }
-    }
-
-    /// The list member a [`Position::Index`] refers to.
-    fn list(self) -> Option<&'static str> {
-        match self {
-            Self::Document(list) => list,
-            Self::Lines => None,
+impl Relocation {
+    /// The place in the whole input of `line` and `column` in the envelope.
+    fn apply(self, line: usize, column: usize) -> (usize, usize) {
+        if self.line == 0 || line < self.line {
+            (line, column)
+        } else if line == self.line {
+            (line + self.lines, column + self.columns)
+        } else {
+            (line + self.lines, column)
         }
     }
 }
@@ -635,6 +898,7 @@ impl fmt::Display for Scalar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Str(s) => f.write_str(s),
+            Self::Decimal(s) => f.write_str(s),
             Self::Unsigned(n) => write!(f, "{n}"),
             Self::Signed(n) => write!(f, "{n}"),
             Self::Float(x) => write!(f, "{x}"),
@@ -782,7 +1046,7 @@ impl<'de> Visitor<'de> for NameSeed {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -790,7 +1054,7 @@ impl<'de> DeserializeSeed<'de> for DocumentSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
+impl<'de> Visitor<'de> for DocumentSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -823,7 +1087,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -831,7 +1095,7 @@ impl<'de> DeserializeSeed<'de> for ListSeed<'_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for ListSeed<'_, '_> {
+impl<'de> Visitor<'de> for ListSeed<'_, '_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -846,8 +1110,8 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
             let Some(ObjectJob(raw)) = seq.next_element::<ObjectJob<'de>>()? else {
                 break;
             };
-            match to_record(sink.op, raw, sink.default_region) {
-                Ok(record) => sink.records.push(record),
+            match check(sink.op, &raw, sink.default_region).and_then(|f| sink.out.job(&f)) {
+                Ok(()) => {}
                 Err(e) => {
                     sink.failure = Some((i, e));
                     return Err(de::Error::custom("invalid record"));
