@@ -228,7 +228,7 @@ fn stream_jobs(
     let mut buf = Vec::new();
     let mut at_eof = read_block(&mut file, &mut buf).map_err(Loading::Read)?;
     let mut next = Vec::new();
-    let mut pending: Option<Batch> = None;
+    let mut pending: Vec<Batch> = Vec::new();
     loop {
         let cut = stream.cut(&buf, at_eof, threads).map_err(Loading::Record)?;
         let consumed = cut.consumed();
@@ -236,7 +236,7 @@ fn stream_jobs(
         // The next buffer: what this cut left, then the next block.
         next.clear();
         next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
-        let due = pending.take();
+        let due = std::mem::take(&mut pending);
         let (parsed, next_eof, applied) = thread::scope(|scope| {
             #[expect(
                 clippy::needless_collect,
@@ -251,7 +251,10 @@ fn stream_jobs(
             } else {
                 read_block(&mut file, &mut next)
             };
-            let applied = due.map(|batch| table.apply(batch)).transpose();
+            // Each chunk's batch in order: no pass to concatenate them first.
+            let applied: Result<(), BatchError> = due
+                .into_iter()
+                .try_for_each(|batch| table.apply(batch).map(drop));
             let parsed: Vec<_> = handles
                 .into_iter()
                 .zip(&chunks)
@@ -265,12 +268,10 @@ fn stream_jobs(
             (parsed, next_eof, applied)
         });
         applied.map_err(Loading::Table)?;
-        let mut block = Batch::new(op);
         for (batch, done) in parsed {
             stream.merge(done).map_err(Loading::Record)?;
-            block.append(batch).map_err(Loading::Table)?;
+            pending.push(batch);
         }
-        pending = Some(block);
         bar.inc(consumed as u64);
         let finished = at_eof && (consumed == 0 || next.is_empty());
         std::mem::swap(&mut buf, &mut next);
@@ -279,7 +280,7 @@ fn stream_jobs(
             break;
         }
     }
-    if let Some(batch) = pending {
+    for batch in pending {
         table.apply(batch).map_err(Loading::Table)?;
     }
     stream.finish().map_err(Loading::Record)
