@@ -1076,13 +1076,15 @@ impl<'a> JsonObject<'a> {
     }
 }
 
-/// Appends `s` as JSON string contents (without the quotes).
+/// Appends `s` as JSON string contents (without the quotes): as is when nothing needs
+/// escaping (every static name, by the `const` check above), else escaped by `serde_json`.
 fn push_escaped(out: &mut String, s: &str) {
     if s.bytes().all(|b| b >= b' ' && b != b'"' && b != b'\\') {
         out.push_str(s);
-    } else {
-        // Writing into a `String` never fails.
-        let _ = write!(out, "{}", Esc(s));
+    } else if let Ok(quoted) = serde_json::to_string(s) {
+        // Serializing a `str` never fails; the result is `"` + contents + `"`.
+        let contents = quoted.get(1..quoted.len().saturating_sub(1));
+        out.push_str(contents.unwrap_or_default());
     }
 }
 
@@ -1095,35 +1097,6 @@ fn push_account(out: &mut String, account: AccountId) {
         n /= 10;
     }
     out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
-}
-
-/// A string's JSON string contents: `"`, `\` and control characters escaped.
-struct Esc<'a>(&'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
-        let mut start = 0;
-        for (i, c) in s.char_indices() {
-            let escaped = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                c if c < ' ' => "",
-                _ => continue,
-            };
-            f.write_str(s.get(start..i).unwrap_or_default())?;
-            if escaped.is_empty() {
-                write!(f, "\\u{:04x}", u32::from(c))?;
-            } else {
-                f.write_str(escaped)?;
-            }
-            start = i + c.len_utf8();
-        }
-        f.write_str(s.get(start..).unwrap_or_default())
-    }
 }
 
 /// An instant as epoch seconds with exactly three decimals, e.g. `1795000000.123`.
@@ -1576,9 +1549,13 @@ mod tests {
     }
 
     #[test]
-    fn escaper_and_seconds() {
-        assert_eq!(Esc("a\"b\\c\n\u{1}é").to_string(), "a\\\"b\\\\c\\n\\u0001é");
-        assert_eq!(Esc("plain").to_string(), "plain");
+    fn escaper_and_seconds() -> TestResult {
+        for s in ["a\"b\\c\n\u{1}\u{8}é", "plain", ""] {
+            let mut out = String::from("\"");
+            push_escaped(&mut out, s);
+            out.push('"');
+            assert_eq!(serde_json::from_str::<String>(&out)?, s);
+        }
         assert_eq!(
             Seconds(UnixMillis::new(1_795_000_000_123)).to_string(),
             "1795000000.123"
@@ -1589,6 +1566,7 @@ mod tests {
             Seconds(UnixMillis::new(i64::MIN)).to_string(),
             "-9223372036854775.808"
         );
+        Ok(())
     }
 
     #[test]
@@ -1606,7 +1584,11 @@ mod tests {
         Generator::try_new(config)?
             .next_job()
             .write_json(Operation::Backup, &mut line);
-        serde_json::from_str::<serde_json::Value>(&line)?;
+        let value: serde_json::Value = serde_json::from_str(&line)?;
+        let arn = value
+            .get("BackupVaultArn")
+            .and_then(serde_json::Value::as_str);
+        assert_eq!(arn.and_then(|a| a.split(':').nth(3)), Some("we\"ird"));
         Ok(())
     }
 }
