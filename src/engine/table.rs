@@ -207,18 +207,11 @@ fn count_dense<K: Key>(
             counts: vec![0; layout.bucket_stride as usize],
         };
         let mut rows = Vec::new();
-        let mut at = 0;
-        while let Some(&(bucket, _)) = ranges.get(at) {
-            let end = at
-                + ranges[at..]
-                    .iter()
-                    .take_while(|(b, _)| *b == bucket)
-                    .count();
-            let days: Vec<(u8, &Day)> = ranges[at..end].iter().map(|&(_, d)| (0, d)).collect();
+        for (bucket, run) in bucket_runs(ranges) {
+            let days: Vec<(u8, &Day)> = run.iter().map(|&(_, d)| (0, d)).collect();
             scan(&kernel, layout, &days, &mut c);
             dense_rows(layout, &c.counts, bucket, &mut rows);
             c.counts.fill(0);
-            at = end;
         }
         return (rows, Path::Dense);
     }
@@ -255,15 +248,9 @@ fn count_sorted<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, &Day)])
         cells: layout.cells,
     };
     let mut rows = Vec::new();
-    let mut at = 0;
-    while let Some(&(bucket, _)) = ranges.get(at) {
-        let end = at
-            + ranges[at..]
-                .iter()
-                .take_while(|(b, _)| *b == bucket)
-                .count();
+    for (_, run) in bucket_runs(ranges) {
         pairs.pairs.clear();
-        scan(&kernel, layout, &ranges[at..end], &mut pairs);
+        scan(&kernel, layout, run, &mut pairs);
         pairs.pairs.sort_unstable_by_key(|&(k, _)| k);
         let mut groups = pairs.pairs.iter().peekable();
         while let Some(&(key, mut n)) = groups.next() {
@@ -275,9 +262,18 @@ fn count_sorted<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, &Day)])
                 rows.push(raw_row(layout, key.to_u128(), n));
             }
         }
-        at = end;
     }
     rows
+}
+
+/// The days of each bucket in turn, with the bucket: `ranges` comes in bucket order
+/// ([`bucket_days`]), so each bucket's days are one run.
+fn bucket_runs<'r, 'd>(
+    ranges: &'r [(u8, &'d Day)],
+) -> impl Iterator<Item = (u8, &'r [(u8, &'d Day)])> {
+    ranges
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter_map(|run| Some((run.first()?.0, run)))
 }
 
 /// Classifies every packed field; `None` when no record can match.
