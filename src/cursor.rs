@@ -450,6 +450,9 @@ fn fingerprint(query: &Query, caller: &Caller) -> u64 {
     fnv1a(&enc)
 }
 
+/// Appends `s` to the fingerprint's canonical encoding, after its length as a `u32`. The
+/// length is a real saturation, not a hidden invariant: a value over 4 GiB (no query string
+/// carries one) encodes `u32::MAX`, and its bytes still all go into the hash.
 fn put_str(enc: &mut Vec<u8>, s: &str) {
     enc.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
     enc.extend_from_slice(s.as_bytes());
