@@ -17,11 +17,11 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use backup_summaries::synth::{Config, Generator};
 use backup_summaries::{
     summarize, Caller, JobRecord, JobTable, Operation, Organization, Query, SummaryCache,
     UnixMillis, DEFAULT_TOKEN_LIFETIME,
 };
+use backup_summaries_synth::{Config, Generator};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 #[path = "../proptests/support/naive.rs"]
@@ -61,7 +61,7 @@ fn label(n: usize) -> String {
 fn data(n: usize) -> Data {
     let mut config = Config::new(Operation::Backup);
     config.one_region = "us-east-1".parse().ok();
-    let mut gen = Generator::new(config);
+    let mut gen = Generator::try_new(config).expect("the generator's names parse");
     let accounts = gen.accounts().to_vec();
     let records: Vec<JobRecord> = (&mut gen).take(n).map(|j| j.to_record()).collect();
     let table = JobTable::from_records(Operation::Backup, &records)
@@ -227,7 +227,8 @@ fn ingest(c: &mut Criterion) {
     let mut config = Config::new(Operation::Backup);
     config.one_region = "us-east-1".parse().ok();
     let mut lines = String::new();
-    for job in Generator::new(config).take(n) {
+    let generator = Generator::try_new(config).expect("the generator's names parse");
+    for job in generator.take(n) {
         job.write_json(Operation::Backup, &mut lines);
         lines.push('\n');
     }

@@ -14,8 +14,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use backup_summaries::synth::{Config, Generator};
 use backup_summaries::{Batch, JobId, JobKey, JobRecord, JobTable, Operation};
+use backup_summaries_synth::{Config, Generator};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 /// Changes per timed block.
@@ -57,7 +57,8 @@ fn key(n: usize) -> JobKey {
 fn changes(c: &mut Criterion) {
     let mut config = Config::new(Operation::Backup);
     config.one_region = "us-east-1".parse().ok();
-    let templates: Vec<JobRecord> = Generator::new(config)
+    let templates: Vec<JobRecord> = Generator::try_new(config)
+        .expect("the generator's names parse")
         .take(1 << 16)
         .map(|j| j.to_record())
         .collect();

@@ -1,5 +1,5 @@
 //! Criterion benches for the record parser (issue 9): list-API JSON Lines (the shape of
-//! `../shared/bench/gen_jobs.py`, from [`synth`](backup_summaries::synth)) to checked jobs,
+//! `../shared/bench/gen_jobs.py`, from the workspace crate `backup-summaries-synth`) to checked jobs,
 //! reported as bytes/s (`parse_bytes`) and records/s (`parse_records`).
 //!
 //! Sizes come from `BENCH_JOBS` (the first of a comma-separated list, default `1000000`); CI
@@ -16,9 +16,9 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
-use backup_summaries::synth::{Config, Generator};
 use backup_summaries::wire::bench_count_jobs;
 use backup_summaries::{Operation, Region};
+use backup_summaries_synth::{Config, Generator};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Deserialize;
 
@@ -54,7 +54,8 @@ fn size() -> usize {
 }
 
 fn lines(n: usize) -> String {
-    let mut generator = Generator::new(Config::new(Operation::Backup));
+    let mut generator =
+        Generator::try_new(Config::new(Operation::Backup)).expect("the generator's names parse");
     let mut out = String::new();
     for _ in 0..n {
         generator.next_job().write_json(Operation::Backup, &mut out);

@@ -11,8 +11,8 @@
 
 use std::error::Error;
 
-use backup_summaries::synth::{Config, Generator};
 use backup_summaries::{JobId, JobTable, Operation};
+use backup_summaries_synth::{Config, Generator};
 
 /// Peak and current resident set size in KiB, from /proc/self/status.
 fn rss_kib() -> Result<(u64, u64), Box<dyn Error>> {
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let batch_size = 1 << 16;
     let mut config = Config::new(Operation::Backup);
     config.one_region = Some("us-east-1".parse()?);
-    let mut generator = Generator::new(config);
+    let mut generator = Generator::try_new(config)?;
     let mut batch = Vec::with_capacity(batch_size);
     // Warm the batch buffer and the allocator before the baseline.
     batch.extend((&mut generator).take(batch_size).map(|j| j.to_record()));

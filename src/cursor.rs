@@ -41,7 +41,7 @@ use base64::Engine as _;
 use crate::error::{CursorError, CursorErrorKind};
 use crate::period::AggregationPeriod;
 use crate::query::{Dimension, MaxResults, Query};
-use crate::rows::{RawRow, Summary, SummaryRow, FIELDS};
+use crate::rows::{label_id, RawRow, Summary, SummaryRow, FIELDS};
 use crate::schema::Operation;
 use crate::scope::Caller;
 use crate::time::UnixMillis;
@@ -178,14 +178,12 @@ impl Cursor {
                         KeyValue::Absent => out.push(0),
                         KeyValue::Inline(s) => {
                             out.push(1);
-                            out.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
-                            out.extend_from_slice(s.as_bytes());
+                            put_short(&mut out, s.as_bytes());
                         }
                         KeyValue::Long(hash, prefix) => {
                             out.push(2);
                             out.extend_from_slice(&hash.to_le_bytes());
-                            out.push(u8::try_from(prefix.len()).unwrap_or(u8::MAX));
-                            out.extend_from_slice(prefix);
+                            put_short(&mut out, prefix);
                         }
                     }
                 }
@@ -296,7 +294,7 @@ impl<'a> Page<'a> {
 
 /// Where `value` falls among sorted `labels` (see `position_after`).
 fn locate(labels: &[Option<Box<str>>], value: &KeyValue) -> u64 {
-    let idx = |i: usize| u64::try_from(i).unwrap_or(u64::MAX / 4);
+    let idx = |i: usize| u64::from(label_id(i));
     let probe: Option<&str> = match value {
         KeyValue::Absent => None,
         KeyValue::Inline(s) => Some(s),
@@ -330,6 +328,22 @@ fn prefix(s: &str) -> &[u8] {
         end -= 1;
     }
     &s.as_bytes()[..end]
+}
+
+/// Appends `bytes` after a length byte. A key value is at most [`INLINE_MAX`] (inline) or
+/// [`PREFIX`] (a long value's prefix) bytes when [`Summary::key_of`] builds it, and at most
+/// 255 when [`decode`] reads it (after a length byte), so the length fits a byte; debug
+/// builds assert it. In release a longer value (a bug) is cut to 255 bytes, so the fields
+/// after it stay aligned and the token decodes or is rejected as malformed, never misread.
+fn put_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    debug_assert!(
+        bytes.len() <= usize::from(u8::MAX),
+        "key value of {} bytes",
+        bytes.len()
+    );
+    let len = u8::try_from(bytes.len()).unwrap_or(u8::MAX);
+    out.push(len);
+    out.extend_from_slice(bytes.get(..usize::from(len)).unwrap_or(bytes));
 }
 
 /// Parses token bytes; `None` for anything but a well-formed version-1 token.
@@ -436,6 +450,9 @@ fn fingerprint(query: &Query, caller: &Caller) -> u64 {
     fnv1a(&enc)
 }
 
+/// Appends `s` to the fingerprint's canonical encoding, after its length as a `u32`. The
+/// length is a real saturation, not a hidden invariant: a value over 4 GiB (no query string
+/// carries one) encodes `u32::MAX`, and its bytes still all go into the hash.
 fn put_str(enc: &mut Vec<u8>, s: &str) {
     enc.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
     enc.extend_from_slice(s.as_bytes());

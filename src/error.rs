@@ -74,7 +74,8 @@ pub enum QueryError {
     },
     /// The parameter or helper does not exist for this operation.
     Unsupported(Param, Operation),
-    /// The `NextToken` could not be used.
+    /// The `NextToken` could not be used. Transparent: it shows the [`CursorError`]'s text
+    /// and forwards its `source()`, so an error-chain printer shows that text once.
     Token(CursorError),
 }
 
@@ -179,9 +180,11 @@ impl fmt::Display for QueryError {
 }
 
 impl std::error::Error for QueryError {
+    /// `Token` is transparent (its Display is the cursor error's), so it forwards the cursor
+    /// error's own source instead of returning the cursor error a second time.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Token(e) => Some(e),
+            Self::Token(e) => e.source(),
             _ => None,
         }
     }
@@ -255,6 +258,8 @@ pub(crate) fn cut(value: &str) -> Box<str> {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error;
+
     use super::*;
 
     #[test]
@@ -262,5 +267,39 @@ mod tests {
         assert_eq!(cut(&"a".repeat(100)).len(), 64);
         assert_eq!(&*cut("é".repeat(70).as_str()), "é".repeat(64));
         assert_eq!(&*cut("short"), "short");
+    }
+
+    /// Walks `source()` as an error-chain printer (anyhow's `{:#}`) does: no message may
+    /// appear twice, whole or inside another.
+    fn assert_chain_says_each_thing_once(e: &(dyn Error + 'static)) {
+        let mut texts = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(cause) = next {
+            texts.push(cause.to_string());
+            next = cause.source();
+        }
+        for (i, a) in texts.iter().enumerate() {
+            for b in texts.iter().skip(i + 1) {
+                assert!(
+                    !a.contains(b.as_str()) && !b.contains(a.as_str()),
+                    "{texts:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn error_chains_repeat_nothing() {
+        let cursor = CursorError::new(CursorErrorKind::Expired, "abc");
+        let errors: [&(dyn Error + 'static); 5] = [
+            &QueryError::Token(cursor.clone()),
+            &cursor,
+            &QueryError::invalid(Param::MaxResults, "0", "1 to 1000"),
+            &QueryError::Unsupported(Param::MaxResults, Operation::Restore),
+            &RecordError::invalid("AccountId", "x", "exactly 12 digits"),
+        ];
+        for e in errors {
+            assert_chain_says_each_thing_once(e);
+        }
     }
 }

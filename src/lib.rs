@@ -108,9 +108,6 @@
 //! - `wire` (default): the REST-JSON layer (query strings, list-API job documents, response
 //!   bodies). Without it the crate needs no serde.
 //!
-//! The `synth` module (always present, no I/O) generates deterministic synthetic jobs with the
-//! distributions of the peer benchmark suite; the CLI's demo data and the benches use it.
-//!
 //! ## MSRV
 //!
 //! Rust 1.81 for the library (`rust-version`). CI checks it with clippy's
@@ -135,7 +132,6 @@ mod record;
 mod rows;
 mod schema;
 mod scope;
-pub mod synth;
 mod time;
 #[cfg(feature = "wire")]
 pub mod wire;

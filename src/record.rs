@@ -127,11 +127,6 @@ macro_rules! name_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            /// A value from a static table whose names a test checks against `parse`.
-            pub(crate) fn from_static(s: &'static str) -> Self {
-                Self(s.into())
-            }
         }
 
         impl fmt::Display for $ty {

@@ -48,6 +48,17 @@ pub(crate) struct RawRow {
     pub(crate) count: u64,
 }
 
+/// `index` (a label id, or a count of labels) as a `u32`.
+///
+/// Row ids are `u32`, and a dimension never has more labels than its dictionary has `u32`
+/// symbol ids, so the value fits; debug builds assert it. In release a larger value (a bug)
+/// saturates to `u32::MAX`, an id past every label list, which a row shows as absent.
+pub(crate) fn label_id(index: usize) -> u32 {
+    let id = u32::try_from(index);
+    debug_assert!(id.is_ok(), "label index {index} does not fit a u32 id");
+    id.unwrap_or(u32::MAX)
+}
+
 /// The labels of one dimension: `labels[id]`, sorted ascending with `None` first.
 pub(crate) type Labels = Vec<Option<Box<str>>>;
 

@@ -1,10 +1,10 @@
 //! `generate`: synthetic jobs as JSON Lines in the list-API shape of their kind, from the
-//! library's deterministic generator ([`backup_summaries::synth`]).
+//! workspace's deterministic generator ([`backup_summaries_synth`]).
 
 use std::io::{self, BufWriter, Write as _};
 
-use backup_summaries::synth::{Config, Generator};
 use backup_summaries::UnixMillis;
+use backup_summaries_synth::{Config, Generator};
 use clap::Args;
 
 use crate::clock;
@@ -41,8 +41,10 @@ pub(crate) fn run(args: &GenerateArgs) -> Result<(), Failure> {
     config.accounts = usize::try_from(args.accounts).unwrap_or(usize::MAX);
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut line = String::with_capacity(512);
+    let generator =
+        Generator::try_new(config).map_err(|e| Failure::error(format!("generator: {e}")))?;
     let mut written = Ok(());
-    for job in Generator::new(config).take(args.jobs) {
+    for job in generator.take(args.jobs) {
         line.clear();
         job.write_json(op, &mut line);
         line.push('\n');

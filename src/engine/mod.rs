@@ -11,7 +11,7 @@ mod table;
 use crate::jobs::JobTable;
 use crate::period::Buckets;
 use crate::query::Query;
-use crate::rows::{Labels, RawRow, Summary, FIELDS};
+use crate::rows::{label_id, Labels, RawRow, Summary, FIELDS};
 use crate::scope::Caller;
 use crate::time::UnixMillis;
 
@@ -130,7 +130,7 @@ fn merge(a: Summary, b: Summary) -> Summary {
     }
     let remap = |r: &RawRow, map: &[Vec<u32>; FIELDS]| RawRow {
         bucket: r.bucket,
-        ids: std::array::from_fn(|f| map[f].get(r.ids[f] as usize).copied().unwrap_or(0)),
+        ids: std::array::from_fn(|f| remap_id(&map[f], r.ids[f])),
         count: r.count,
     };
     let key = |r: &RawRow| (r.bucket, r.ids);
@@ -166,12 +166,28 @@ fn merge(a: Summary, b: Summary) -> Summary {
     Summary { labels, rows, ..a }
 }
 
+/// `map[id]`: the id a row's label id has in the merged labels.
+///
+/// Every row id is below its dimension's label count (ids index `labels`), and `union` maps
+/// every old id, so the lookup always hits; debug builds assert it. In release an id outside
+/// the map (a bug) becomes `u32::MAX`, past every label, so the row keeps showing the value
+/// as absent, as it did before the merge, instead of taking the first label's place.
+fn remap_id(map: &[u32], id: u32) -> u32 {
+    let new = map.get(id as usize).copied();
+    debug_assert!(
+        new.is_some(),
+        "row id {id} outside its {} labels",
+        map.len()
+    );
+    new.unwrap_or(u32::MAX)
+}
+
 /// The sorted union of two sorted label lists, with each side's old-id -> new-id map.
 fn union(a: &Labels, b: &Labels) -> (Labels, Vec<u32>, Vec<u32>) {
     let mut out: Labels = Vec::with_capacity(a.len().max(b.len()));
     let (mut ma, mut mb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
     let (mut i, mut j) = (0, 0);
-    let next_id = |out: &Labels| u32::try_from(out.len()).unwrap_or(u32::MAX);
+    let next_id = |out: &Labels| label_id(out.len());
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) if x == y => {

@@ -8,7 +8,7 @@
 use crate::jobs::{JobTable, ACCOUNT, CATEGORY, EXTRA, PACKED, REGION, RESOURCE_TYPE, STATE};
 use crate::query::{Dimension, Query};
 use crate::record::AccountId;
-use crate::rows::{Labels, FIELDS};
+use crate::rows::{label_id, Labels, FIELDS};
 use crate::schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
 use crate::scope::Caller;
 
@@ -31,8 +31,12 @@ pub(crate) trait Key: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {
 impl Key for u64 {
     const MISS: Self = 1 << 60;
     const LIMIT: u128 = 1 << 56;
+    /// Every key a plan builds is below [`Key::LIMIT`] (`Plan::new` refuses larger key
+    /// spaces), so it fits; debug builds assert it. In release a larger value (a bug) becomes
+    /// [`Key::MISS`]: its jobs are left out rather than counted under another group.
     #[inline]
     fn from_u128(v: u128) -> Self {
+        debug_assert!(v < Self::LIMIT, "key {v} beyond the u64 key space");
         Self::try_from(v).unwrap_or(Self::MISS)
     }
     #[inline]
@@ -157,21 +161,32 @@ impl Layout {
             (u64::try_from(key), u64::try_from(self.bucket_stride))
         {
             // The common case, in 64-bit arithmetic (u128 division is a slow library call).
-            let bucket = u8::try_from(key / bucket_stride).unwrap_or(u8::MAX);
+            // A field's stride divides the bucket stride, so it fits a u64 too; a digit is
+            // below its radix, a u32, so the casts are exact.
             let rest = key % bucket_stride;
             let ids = std::array::from_fn(|i| {
-                let stride = u64::try_from(self.stride[i]).unwrap_or(u64::MAX);
-                u32::try_from((rest / stride) % u64::from(self.radix[i].max(1))).unwrap_or(0)
+                let stride = self.stride[i] as u64;
+                ((rest / stride) % u64::from(self.radix[i].max(1))) as u32
             });
-            return (bucket, ids);
+            return (self.bucket_of(u128::from(key / bucket_stride)), ids);
         }
-        let bucket = u8::try_from(key / self.bucket_stride).unwrap_or(u8::MAX);
         let rest = key % self.bucket_stride;
         let ids = std::array::from_fn(|i| {
-            let r = u128::from(self.radix[i].max(1));
-            u32::try_from((rest / self.stride[i]) % r).unwrap_or(0)
+            // Below the radix, a u32: the cast is exact.
+            ((rest / self.stride[i]) % u128::from(self.radix[i].max(1))) as u32
         });
-        (bucket, ids)
+        (self.bucket_of(key / self.bucket_stride), ids)
+    }
+
+    /// The bucket digit of a key. Keys are below [`Layout::cells`], so it is below the
+    /// bucket count (at most 14); debug builds assert it. In release a larger digit (a bug)
+    /// saturates to `u8::MAX`, a bucket past the window.
+    fn bucket_of(&self, digit: u128) -> u8 {
+        debug_assert!(
+            digit * self.bucket_stride < self.cells,
+            "bucket digit {digit} beyond the key space"
+        );
+        u8::try_from(digit).unwrap_or(u8::MAX)
     }
 }
 
@@ -198,19 +213,17 @@ impl<K: Key> Plan<K> {
                 Field::MalwareScanner,
                 query.malware_scanner(),
                 &scanners,
-                |v| v.code(),
+                |v| (v.code(), v.as_str()),
             ),
             small(
                 op,
                 Field::ScanResultStatus,
                 query.scan_result_status(),
                 &results,
-                |v| v.code(),
+                |v| (v.code(), v.as_str()),
             ),
         ];
-        let radix = fields
-            .each_ref()
-            .map(|f| u32::try_from(f.labels.len()).unwrap_or(u32::MAX));
+        let radix = fields.each_ref().map(|f| label_id(f.labels.len()));
         let layout = if bit_packed {
             Layout::bit_packed(radix, buckets)
         } else {
@@ -280,7 +293,7 @@ fn split(mut passing: Vec<(usize, Option<Box<str>>)>, symbols: usize) -> Resolve
         if labels.last() != Some(&label) {
             labels.push(label);
         }
-        let id = u32::try_from(labels.len() - 1).unwrap_or(u32::MAX);
+        let id = label_id(labels.len() - 1);
         if let Some(c) = comps.get_mut(sym) {
             *c = Some(id);
         }
@@ -386,7 +399,7 @@ fn state(query: &Query, op: Operation) -> Resolved {
 
 fn resource_type(query: &Query, table: &JobTable) -> Resolved {
     let d = &table.dims.resource_types;
-    let id = |s: usize| u32::try_from(s).unwrap_or(u32::MAX);
+    let id = label_id;
     by_mode(
         query.resource_type(),
         d.len(),
@@ -421,13 +434,14 @@ fn category(query: &Query, table: &JobTable) -> Resolved {
     )
 }
 
-/// A small enum dimension (scan only), indexed by code (0 = absent).
+/// A small enum dimension (scan only), indexed by code (0 = absent); `code_of` gives a
+/// value's code and name.
 fn small<T: Copy + PartialEq>(
     op: Operation,
     field: Field,
     mode: &Dimension<T>,
     values: &[(u8, &'static str)],
-    code_of: impl Fn(&T) -> u8,
+    code_of: impl Fn(&T) -> (u8, &'static str),
 ) -> Resolved {
     const CODES: usize = 4;
     if !op.has_field(field) {
@@ -443,8 +457,8 @@ fn small<T: Copy + PartialEq>(
         mode,
         CODES,
         |c| name(c).map(Into::into),
-        |v| name(usize::from(code_of(v))).unwrap_or_default().into(),
-        |c, v| c != 0 && c == usize::from(code_of(v)),
+        |v| code_of(v).1.into(),
+        |c, v| c != 0 && c == usize::from(code_of(v).0),
         |_| true,
     )
 }

@@ -19,7 +19,7 @@ use crate::engine::plan::{Key, Layout, Plan};
 use crate::jobs::{Day, JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
 use crate::period::Buckets;
 use crate::query::Query;
-use crate::rows::{Labels, RawRow, FIELDS};
+use crate::rows::{label_id, Labels, RawRow, FIELDS};
 use crate::scope::Caller;
 
 /// Largest key space of one bucket counted in a dense array (slots of 8 bytes: 8 MiB).
@@ -207,18 +207,11 @@ fn count_dense<K: Key>(
             counts: vec![0; layout.bucket_stride as usize],
         };
         let mut rows = Vec::new();
-        let mut at = 0;
-        while let Some(&(bucket, _)) = ranges.get(at) {
-            let end = at
-                + ranges[at..]
-                    .iter()
-                    .take_while(|(b, _)| *b == bucket)
-                    .count();
-            let days: Vec<(u8, &Day)> = ranges[at..end].iter().map(|&(_, d)| (0, d)).collect();
+        for (bucket, run) in bucket_runs(ranges) {
+            let days: Vec<(u8, &Day)> = run.iter().map(|&(_, d)| (0, d)).collect();
             scan(&kernel, layout, &days, &mut c);
             dense_rows(layout, &c.counts, bucket, &mut rows);
             c.counts.fill(0);
-            at = end;
         }
         return (rows, Path::Dense);
     }
@@ -255,15 +248,9 @@ fn count_sorted<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, &Day)])
         cells: layout.cells,
     };
     let mut rows = Vec::new();
-    let mut at = 0;
-    while let Some(&(bucket, _)) = ranges.get(at) {
-        let end = at
-            + ranges[at..]
-                .iter()
-                .take_while(|(b, _)| *b == bucket)
-                .count();
+    for (_, run) in bucket_runs(ranges) {
         pairs.pairs.clear();
-        scan(&kernel, layout, &ranges[at..end], &mut pairs);
+        scan(&kernel, layout, run, &mut pairs);
         pairs.pairs.sort_unstable_by_key(|&(k, _)| k);
         let mut groups = pairs.pairs.iter().peekable();
         while let Some(&(key, mut n)) = groups.next() {
@@ -275,9 +262,18 @@ fn count_sorted<K: Key>(table: &JobTable, plan: &Plan<K>, ranges: &[(u8, &Day)])
                 rows.push(raw_row(layout, key.to_u128(), n));
             }
         }
-        at = end;
     }
     rows
+}
+
+/// The days of each bucket in turn, with the bucket: `ranges` comes in bucket order
+/// ([`bucket_days`]), so each bucket's days are one run.
+fn bucket_runs<'r, 'd>(
+    ranges: &'r [(u8, &'d Day)],
+) -> impl Iterator<Item = (u8, &'r [(u8, &'d Day)])> {
+    ranges
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter_map(|run| Some((run.first()?.0, run)))
 }
 
 /// Classifies every packed field; `None` when no record can match.
@@ -399,7 +395,9 @@ fn scan<K: Key, C: Counter<K>>(
         [a, b, c, d] => scan_n(kernel, layout, ranges, counter, [a, b, c, d]),
         [a, b, c, d, e] => scan_n(kernel, layout, ranges, counter, [a, b, c, d, e]),
         [a, b, c, d, e, f] => scan_n(kernel, layout, ranges, counter, [a, b, c, d, e, f]),
-        // compile() makes at most one lookup per packed field, and fusing only merges them.
+        // compile() makes at most one lookup per packed field, and fusing only merges them
+        // (asserted above). In release more lookups (a bug) would count nothing in this
+        // scan: a missing row, never a miscounted one.
         _ => {}
     }
 }
@@ -459,12 +457,12 @@ fn scan_slice<W: Word, K: Key, C: Counter<K>, const N: usize, const FILTERED: bo
         }
         let mut key = base;
         for l in lookups {
-            key = key.wrapping_add(
-                l.map
-                    .get(w.field(l.shift, l.mask))
-                    .copied()
-                    .unwrap_or(K::MISS),
-            );
+            // A plan's map has an entry for every id the table has interned, so the lookup
+            // hits; debug builds assert it. In release an id past the map (a bug) is a miss:
+            // the cell is left out, never counted under another group.
+            let offset = l.map.get(w.field(l.shift, l.mask)).copied();
+            debug_assert!(offset.is_some(), "a cell id outside its plan map");
+            key = key.wrapping_add(offset.unwrap_or(K::MISS));
         }
         counter.add(lane, key, n);
     }
@@ -494,7 +492,8 @@ fn dense_rows(layout: &Layout, counts: &[u64], bucket: u8, rows: &mut Vec<RawRow
             if n != 0 {
                 let mut row_ids = ids;
                 if let Some(f) = inner {
-                    row_ids[f] = u32::try_from(j).unwrap_or(0);
+                    // `j` is below the chunk, this field's radix, a u32.
+                    row_ids[f] = label_id(j);
                 }
                 rows.push(RawRow {
                     bucket,
