@@ -952,6 +952,35 @@ impl JobTable {
     /// ```
     #[must_use]
     pub fn preview(&self, batch: &Batch) -> Vec<Outcome> {
+        self.preview_versions(batch)
+            .into_iter()
+            .map(|(outcome, _)| outcome)
+            .collect()
+    }
+
+    /// [`JobTable::preview`], with the version each inserted or replaced job has once the
+    /// change applies: the change's own, or for a change without one the version the job
+    /// keeps (0 for a new job). `None` for stale changes and removals. A server stores it
+    /// with the job, so that a restart orders later changes exactly as this table would.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Batch, JobRecord, JobTable, Operation, Outcome, State, UnixMillis, Version};
+    /// let job = JobRecord::new("123456789012".parse()?, "us-east-1".parse()?, State::Running,
+    ///     "EBS".parse()?, UnixMillis::new(0)).with_job_id(Some("j".parse()?));
+    /// let mut table = JobTable::new(Operation::Backup);
+    /// table.upsert(&job, Some(Version::from_secs(5)))?;
+    /// let mut batch = Batch::new(Operation::Backup);
+    /// batch.upsert(&job, None)?;
+    /// batch.upsert(&job, Some(Version::from_secs(3)))?;
+    /// assert_eq!(table.preview_versions(&batch), [
+    ///     (Outcome::Replaced, Some(Version::from_secs(5))),
+    ///     (Outcome::Stale, None),
+    /// ]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn preview_versions(&self, batch: &Batch) -> Vec<(Outcome, Option<Version>)> {
         let mut overlay: hashbrown::HashMap<JobKey, Option<Version>> = hashbrown::HashMap::new();
         batch
             .changes()
@@ -963,14 +992,16 @@ impl JobTable {
                         None => self.ids.get(key).map(|e| e.version),
                     };
                     match stored {
-                        Some(s) if version.is_some_and(|v| v < s) => Outcome::Stale,
+                        Some(s) if version.is_some_and(|v| v < s) => (Outcome::Stale, None),
                         Some(s) => {
-                            overlay.insert(key, Some(version.unwrap_or(s)));
-                            Outcome::Replaced
+                            let now = version.unwrap_or(s);
+                            overlay.insert(key, Some(now));
+                            (Outcome::Replaced, Some(now))
                         }
                         None => {
-                            overlay.insert(key, Some(version.unwrap_or_default()));
-                            Outcome::Inserted
+                            let now = version.unwrap_or_default();
+                            overlay.insert(key, Some(now));
+                            (Outcome::Inserted, Some(now))
                         }
                     }
                 }
@@ -981,9 +1012,9 @@ impl JobTable {
                     };
                     overlay.insert(key, None);
                     if present {
-                        Outcome::Removed
+                        (Outcome::Removed, None)
                     } else {
-                        Outcome::NotFound
+                        (Outcome::NotFound, None)
                     }
                 }
             })

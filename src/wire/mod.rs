@@ -11,6 +11,8 @@
 //!   `Vec<u8>`, with no per-row allocation.
 //! - [`parse_jobs`] and [`load_jobs`] read the output of `aws backup list-backup-jobs` (and
 //!   its copy, restore and scan siblings) as one whole document or as JSON Lines.
+//! - [`parse_changes`] reads a server's ingest body (SPEC §11): list-API records or
+//!   EventBridge job state change events, each event's `time` its version.
 //!
 //! Like the core, this module does no I/O and reads no clock, environment or randomness: the
 //! caller passes the bytes, `now`, the [`Caller`](crate::Caller) and the request id, and the
@@ -38,11 +40,15 @@
 //!   are rejected.
 
 mod error;
+mod events;
 mod records;
 mod request;
 mod response;
 
 pub use error::{ApiError, IngestError, Position};
+pub use events::{
+    ingest_path_for_operation, ingested_response, operation_for_ingest_path, parse_changes, Change,
+};
 pub use records::{load_jobs, parse_jobs};
 pub use request::{operation_for_path, path_for_operation, Request, Service};
 pub use response::{write_page, write_rows, WireResponse};
