@@ -21,7 +21,6 @@ mod error;
 mod generate;
 mod query;
 mod serve;
-#[expect(dead_code, reason = "wired into serve by the ingest work")]
 mod store;
 
 use std::io::{self, Write as _};
