@@ -216,6 +216,14 @@ impl IdIndex {
         None
     }
 
+    /// Makes room for `additional` more entries without growing.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let need = self.len.saturating_add(additional);
+        if need > Self::max_len(self.slots.len()) {
+            self.grow(need);
+        }
+    }
+
     /// Removes `key`; returns its entry.
     pub(crate) fn remove(&mut self, key: JobKey) -> Option<Entry> {
         let mut i = self.find(key)?;

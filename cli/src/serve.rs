@@ -165,7 +165,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     let store = match &args.data_dir {
         Some(dir) => {
-            let store = ingest::open(dir, &mut service, args.retain_days, now)?;
+            let store = ingest::open(dir, &mut service)?;
             Some(match args.debug_store_log_limit {
                 Some(n) => store.with_log_limit(n),
                 None => store,
@@ -326,10 +326,10 @@ async fn serve(
     Ok(())
 }
 
-/// Expires jobs past retention every `every` (the first run was at start).
+/// Expires jobs past retention now (the store's first expiry, a scan of every stored job,
+/// runs here rather than before the server answers) and then every `every`.
 async fn expire_periodically(state: Arc<AppState>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
-    ticks.tick().await; // the first tick is immediate
     loop {
         ticks.tick().await;
         let state = Arc::clone(&state);

@@ -140,22 +140,18 @@ impl Writer {
     }
 }
 
-/// Opens the store in `dir`, expires what is past retention, and rebuilds `service`'s tables
-/// from it. Reports what it loaded on stderr.
-pub(super) fn open(
-    dir: &Path,
-    service: &mut Service,
-    retain_days: u32,
-    now: UnixMillis,
-) -> Result<Store, Failure> {
+/// Opens the store in `dir` and rebuilds `service`'s tables from it. Reports what it loaded
+/// on stderr. Jobs past retention are loaded too: the caller expires the tables (cheap) at
+/// once and the store (a scan of every job) after the server is up.
+pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> {
     let started = Instant::now();
-    let mut store = Store::open(dir).map_err(Failure::error)?;
-    let cutoff = now
-        .as_millis()
-        .div_euclid(DAY_MS)
-        .saturating_sub(i64::from(retain_days))
-        .saturating_mul(DAY_MS);
-    store.expire(cutoff).map_err(Failure::error)?;
+    let store = Store::open(dir).map_err(Failure::error)?;
+    // Most stores hold one kind of job mostly: size every index for all of them would waste
+    // memory, so only the backup table (the commonest) is sized up front.
+    let hint = usize::try_from(store.len_hint()).unwrap_or(0);
+    service
+        .table_mut(Operation::Backup)
+        .reserve_identified(hint);
     let mut rebuild = Rebuild::default();
     let mut failure = None;
     let summary = store
