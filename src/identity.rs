@@ -224,6 +224,16 @@ impl IdIndex {
         }
     }
 
+    /// The slot `key` would be looked up from at the current capacity (0 when empty): sorting
+    /// keys by it makes a run of lookups walk the table in order instead of at random.
+    pub(crate) fn home_slot(&self, key: JobKey) -> usize {
+        let cap = self.slots.len();
+        if cap == 0 {
+            return 0;
+        }
+        home_of(key.0 as u64, (key.0 >> 64) as u64, cap)
+    }
+
     /// Removes `key`; returns its entry.
     pub(crate) fn remove(&mut self, key: JobKey) -> Option<Entry> {
         let mut i = self.find(key)?;

@@ -30,6 +30,10 @@ use crate::record::{AccountId, JobRecord};
 use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
 use crate::time::{UnixMillis, DAY_MS};
 
+/// Batches with more identified changes than this are applied in index order (see
+/// [`JobTable::apply`]); smaller ones fit the cache anyway.
+const SORTED_APPLY_MIN: usize = 1024;
+
 /// Retention of [`JobTable::expire`] unless set otherwise: the API's "most recent 30 days".
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
@@ -912,6 +916,33 @@ impl JobTable {
         }
         let maps = self.dims.absorb(&dims);
         let mut applied = Applied::default();
+        // Changes to different jobs commute, and a stable sort keeps each job's own changes
+        // in order: so the identified changes are applied in the order of their keys' slots
+        // in the identity index (sized first, so that no slot moves meanwhile), which turns a
+        // large batch's random probes into one sweep over the index.
+        let mut changes = changes;
+        let upserts = changes
+            .iter()
+            .filter(|c| matches!(c, crate::batch::Change::Upsert { .. }))
+            .count();
+        self.ids.reserve(upserts);
+        if changes.len() > SORTED_APPLY_MIN {
+            // Sort (slot, position) pairs, not the changes: small, and the position keeps
+            // the sort stable.
+            let mut order: Vec<(usize, usize)> = changes
+                .iter()
+                .enumerate()
+                .map(|(at, c)| match *c {
+                    crate::batch::Change::Upsert { key, .. }
+                    | crate::batch::Change::Remove(key) => (self.ids.home_slot(key), at),
+                })
+                .collect();
+            order.sort_unstable();
+            changes = order
+                .into_iter()
+                .filter_map(|(_, at)| changes.get(at).copied())
+                .collect();
+        }
         for (packed, n) in anonymous {
             let ids = remap(packed.ids, &maps);
             let word = self.word(&ids);

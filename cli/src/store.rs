@@ -341,13 +341,6 @@ impl Store {
         self
     }
 
-    /// At least as many identified jobs as [`Store::load`] will stream (rows of `jobs` plus
-    /// log entries), to size the tables before a load.
-    #[must_use]
-    pub(crate) fn len_hint(&self) -> u64 {
-        self.job_rows.saturating_add(self.log_rows)
-    }
-
     /// The database file.
     #[must_use]
     pub(crate) fn path(&self) -> &Path {

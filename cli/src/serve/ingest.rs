@@ -146,12 +146,6 @@ impl Writer {
 pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> {
     let started = Instant::now();
     let store = Store::open(dir).map_err(Failure::error)?;
-    // Most stores hold one kind of job mostly: size every index for all of them would waste
-    // memory, so only the backup table (the commonest) is sized up front.
-    let hint = usize::try_from(store.len_hint()).unwrap_or(0);
-    service
-        .table_mut(Operation::Backup)
-        .reserve_identified(hint);
     let mut rebuild = Rebuild::default();
     let mut failure = None;
     let summary = store
@@ -161,6 +155,9 @@ pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> 
             }
         })
         .map_err(Failure::error)?;
+    if failure.is_none() {
+        failure = rebuild.flush(service).err();
+    }
     if let Some(e) = failure {
         return Err(Failure::error(format!(
             "{}: a stored job cannot be loaded: {e}",
@@ -196,13 +193,19 @@ pub(super) fn authorized(given: Option<&[u8]>, token: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Strings already checked during a restart, by the store's dense text id: each distinct
-/// text is parsed once, not once per job.
+/// Identified jobs staged per batch during a restart: a batch of this many is applied at
+/// once, in the identity index's order ([`JobTable::apply`](backup_summaries::JobTable::apply)),
+/// about 64 MiB of staged changes.
+const REBUILD_BATCH: usize = 1 << 20;
+
+/// A restart in progress: strings already checked, by the store's dense text id (each
+/// distinct text is parsed once, not once per job), and each operation's staged jobs.
 #[derive(Debug, Default)]
 struct Rebuild {
     regions: Vec<Option<Region>>,
     resource_types: Vec<Option<ResourceType>>,
     categories: Vec<Option<MessageCategory>>,
+    batches: Vec<(Operation, Batch)>,
 }
 
 impl Rebuild {
@@ -218,10 +221,26 @@ impl Rebuild {
                 let op = operation(op)?;
                 let key = JobKey::from_u128(key).ok_or("a job key is even")?;
                 let record = self.record(op, &job)?;
-                service
-                    .table_mut(op)
+                let at = match self.batches.iter().position(|(o, _)| *o == op) {
+                    Some(at) => at,
+                    None => {
+                        self.batches.push((op, Batch::new(op)));
+                        self.batches.len() - 1
+                    }
+                };
+                let Some((_, batch)) = self.batches.get_mut(at) else {
+                    return Err("no batch".into());
+                };
+                batch
                     .upsert_key(key, &record, version.map(Version::from_secs))
                     .map_err(|e| e.to_string())?;
+                if batch.len() >= REBUILD_BATCH {
+                    let full = std::mem::replace(batch, Batch::new(op));
+                    service
+                        .table_mut(op)
+                        .apply(full)
+                        .map_err(|e| e.to_string())?;
+                }
             }
             Loaded::Anonymous { op, count, job } => {
                 let op = operation(op)?;
@@ -231,6 +250,17 @@ impl Rebuild {
                     .add_count(&record, count)
                     .map_err(|e| e.to_string())?;
             }
+        }
+        Ok(())
+    }
+
+    /// Applies what is still staged.
+    fn flush(&mut self, service: &mut Service) -> Result<(), String> {
+        for (op, batch) in self.batches.drain(..) {
+            service
+                .table_mut(op)
+                .apply(batch)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
