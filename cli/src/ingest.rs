@@ -236,7 +236,7 @@ async fn send(
     let response = client
         .request(request)
         .await
-        .map_err(|e| Failure::error(format!("{whence}: cannot reach {uri}: {e:?}")))?;
+        .map_err(|e| Failure::error(format!("{whence}: cannot reach {uri}: {}", causes(&e))))?;
     let status = response.status();
     let body = response
         .into_body()
@@ -267,6 +267,18 @@ async fn send(
             String::from_utf8_lossy(&body)
         ))),
     }
+}
+
+/// An error and its sources, `: `-separated.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -98,6 +98,10 @@ pub(crate) struct ServeArgs {
     /// Largest ingest body accepted, in bytes; larger ones get 413
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_body_bytes: usize,
+    /// Seconds a client has to send a whole ingest body once its head is read; slower ones
+    /// get 408 (so a slow upload cannot hold a request slot for long)
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    body_timeout: Duration,
     /// Days of jobs kept before today; older ones are expired at start and periodically
     #[arg(long, value_name = "N", default_value_t = DEFAULT_RETENTION_DAYS)]
     retain_days: u32,
@@ -123,6 +127,7 @@ struct AppState {
     /// `--ingest-token`, if any.
     token: Option<String>,
     max_body_bytes: usize,
+    body_timeout: Duration,
     retain_days: u32,
     default_account: AccountId,
     default_region: Region,
@@ -195,6 +200,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         writer: ingest::Writer::new(store),
         token: args.ingest_token.clone(),
         max_body_bytes: args.max_body_bytes,
+        body_timeout: args.body_timeout,
         retain_days: args.retain_days,
         default_account: args.data.default_account,
         default_region: args.data.region.clone(),
@@ -532,7 +538,18 @@ async fn ingest_request(
             ),
         );
     };
-    let bytes = match Limited::new(body, state.max_body_bytes).collect().await {
+    let read = Limited::new(body, state.max_body_bytes).collect();
+    let Ok(read) = tokio::time::timeout(state.body_timeout, read).await else {
+        return error(ApiError::new(
+            "RequestTimeoutException",
+            408,
+            format!(
+                "the body did not arrive within {:.1}s (--body-timeout)",
+                state.body_timeout.as_secs_f64()
+            ),
+        ));
+    };
+    let bytes = match read {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return error(too_large()),
         Err(e) => {

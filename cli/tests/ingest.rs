@@ -291,6 +291,38 @@ fn a_body_over_the_limit_is_413_and_changes_nothing() -> TestResult {
 }
 
 #[test]
+fn a_body_slower_than_the_body_timeout_is_408() -> TestResult {
+    let empty = tempfile::NamedTempFile::new()?;
+    let path = empty.path().to_str().ok_or("path")?;
+    let server = Server::start(&["--backup-jobs", path, "--body-timeout", "0.5"])?;
+    let mut stream = TcpStream::connect_timeout(&server.addr, PATIENCE)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let started = Instant::now();
+    // Promises 100 bytes, sends 10, then waits.
+    stream.write_all(
+        b"POST /ingest/backup-jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Account",
+    )?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+    let head = text(&raw);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-amzn-errortype: requesttimeoutexception"),
+        "{head}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    Ok(())
+}
+
+#[test]
 fn a_bad_record_is_400_naming_it_and_nothing_is_applied() -> TestResult {
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_str().ok_or("path")?;
