@@ -486,3 +486,46 @@ fn issue_record(op: Operation) -> impl Strategy<Value = JobRecord> {
             r.with_message_category(category.map(|c| c.parse().expect("a short literal category")))
         })
 }
+
+proptest! {
+    // Each case applies over a thousand changes twice: an eighth of the cases (PROPTEST_CASES
+    // still scales them).
+    #![proptest_config(proptest::test_runner::Config { cases: (config().cases / 8).max(16), ..config() })]
+
+    /// A batch large enough to be applied in the identity index's order (over 1024
+    /// identified changes, few ids, so that most changes hit a job changed before in the
+    /// same batch) leaves the same table, versions included, as its changes one by one.
+    #[test]
+    fn a_large_batch_equals_its_changes_one_by_one(
+        (case, ops) in support::operation().prop_flat_map(|op| (
+            case_for(op, RoleKind::ALL.to_vec()),
+            prop::collection::vec(simple_op(op), 1100..1300),
+        )),
+    ) {
+        let mut one_by_one = JobTable::new(case.op);
+        let mut expected = Applied::default();
+        for op in &ops {
+            let a = apply(&mut one_by_one, op)?;
+            expected.inserted += a.inserted;
+            expected.replaced += a.replaced;
+            expected.stale += a.stale;
+            expected.removed += a.removed;
+            expected.not_found += a.not_found;
+        }
+        let mut batch = Batch::new(case.op);
+        for op in &ops {
+            stage(&mut batch, op)?;
+        }
+        let mut batched = JobTable::new(case.op);
+        let applied = batched.apply(batch).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(applied, expected);
+        let rows = |t: &JobTable| summarize(&case.query, &case.caller, case.now, t).to_rows();
+        prop_assert_eq!(rows(&batched), rows(&one_by_one));
+        let jobs = |t: &JobTable| {
+            let mut v: Vec<_> = t.iter().map(|j| (j.key(), j.state(), j.version())).collect();
+            v.sort();
+            v
+        };
+        prop_assert_eq!(jobs(&batched), jobs(&one_by_one));
+    }
+}

@@ -127,6 +127,34 @@ impl Batch {
             .map_err(|e| BatchError::new(self.staged, e))
     }
 
+    /// Stages an upsert of `record` as the job with key `key`, whatever id the record
+    /// carries (see [`JobTable::upsert_key`]): for callers that keep keys rather than ids,
+    /// such as a store rebuilding a table in large batches.
+    ///
+    /// ```
+    /// use backup_summaries::{Batch, JobKey, JobRecord, JobTable, Operation, State, UnixMillis};
+    /// let job = JobRecord::new("123456789012".parse()?, "us-east-1".parse()?, State::Running,
+    ///     "EBS".parse()?, UnixMillis::new(0));
+    /// let mut batch = Batch::new(Operation::Backup);
+    /// batch.upsert_key(JobKey::of("b-1"), &job, None)?;
+    /// let mut table = JobTable::new(Operation::Backup);
+    /// table.apply(batch)?;
+    /// assert!(table.get(&"b-1".parse()?).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Batch::upsert`].
+    pub fn upsert_key(
+        &mut self,
+        key: JobKey,
+        record: &JobRecord,
+        version: Option<Version>,
+    ) -> Result<(), BatchError> {
+        self.stage(&record.fields(), Some(key), version)
+            .map_err(|e| BatchError::new(self.staged, e))
+    }
+
     /// Stages `n` anonymous jobs with `record`'s values (see [`JobTable::add_count`]).
     ///
     /// # Errors

@@ -233,6 +233,32 @@ impl IdIndex {
         })
     }
 
+    /// Makes room for about `additional` more entries (spread evenly over the shards), so
+    /// that a sweep of inserts moves no slot.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let per_shard = additional / SHARDS + additional / (SHARDS * 8) + 1;
+        for shard in &mut self.shards {
+            let need = shard.len.saturating_add(per_shard);
+            if need > Shard::max_len(shard.slots.len()) {
+                shard.grow(need);
+            }
+        }
+    }
+
+    /// Where `key` would be looked up from at the current capacity, as one number ordered
+    /// by shard, then by home slot: sorting keys by it makes a run of lookups walk the index
+    /// in order instead of at random.
+    pub(crate) fn home_slot(&self, key: JobKey) -> usize {
+        let shard = shard_of(key);
+        let cap = self.shards.get(shard).map_or(0, |s| s.slots.len());
+        let home = if cap == 0 {
+            0
+        } else {
+            home_of(key.0 as u64, (key.0 >> 64) as u64, cap)
+        };
+        (shard << 40) | home
+    }
+
     /// Removes `key`; returns its entry.
     pub(crate) fn remove(&mut self, key: JobKey) -> Option<Entry> {
         let old = self.shards.get_mut(shard_of(key))?.remove(key);

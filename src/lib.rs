@@ -39,6 +39,10 @@
 //!    [`JobTable::upsert`], [`JobTable::remove`], [`JobTable::apply`] (a [`Batch`], all or
 //!    nothing) and [`JobTable::expire`]; from typed [`JobRecord`]s or, with the `wire`
 //!    feature, from the list-API JSON (`wire::load_jobs`).
+//!    Live changes (SPEC §10, §11) are staged into a [`Batch`] (from a server's ingest body
+//!    with `wire::parse_changes`: list-API records or EventBridge events, each event's
+//!    `time` its [`Version`]), checked with [`JobTable::preview_versions`] and applied all or
+//!    nothing with [`JobTable::apply`].
 //! 2. Build or parse a [`Query`].
 //! 3. [`summarize`] it (or feed an [`Aggregator`] several tables and [`Aggregator::merge`]
 //!    partial aggregators) and read the [`Summary`] rows in their total order; or call

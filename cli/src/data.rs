@@ -95,17 +95,22 @@ impl DataArgs {
         .flat_map(|(op, files)| files.iter().map(move |f| (op, f.as_path())))
     }
 
-    /// Loads the job files (or the demo data set when there are none) and the organization.
+    /// Loads the job files into `service` (or the demo data set when there are none and
+    /// `demo` allows it) and the organization.
     ///
     /// `now` dates the demo data set. Each file is reported on stderr as
     /// `loaded FILE: N jobs in S.SSs`.
-    pub(crate) fn load(&self, now: UnixMillis) -> Result<Dataset, Failure> {
+    pub(crate) fn load(
+        &self,
+        now: UnixMillis,
+        mut service: Service,
+        demo: bool,
+    ) -> Result<Dataset, Failure> {
         let organization = self
             .organization
             .as_deref()
             .map(read_organization)
             .transpose()?;
-        let mut service = Service::new();
         let mut jobs = 0;
         let mut any_file = false;
         for (op, path) in self.job_files() {
@@ -124,7 +129,7 @@ impl DataArgs {
             );
             jobs += n;
         }
-        if any_file {
+        if any_file || !demo {
             return Ok(Dataset {
                 service,
                 organization,

@@ -5,6 +5,7 @@
 //!   HTTP, so AWS SDKs and the AWS CLI can point `--endpoint-url` at it.
 //! - `query`: answers one request in process and prints the body.
 //! - `generate`: writes synthetic jobs as JSON Lines in the list-API shape.
+//! - `ingest`: sends job files to a running server's ingest endpoint (SPEC §11).
 //!
 //! The library does no I/O and reads no clock; this binary is the edge that reads files,
 //! the clock and the network, and passes everything to the library as arguments.
@@ -19,9 +20,9 @@ mod data;
 mod demo;
 mod error;
 mod generate;
+mod ingest;
 mod query;
 mod serve;
-#[expect(dead_code, reason = "wired into serve by the ingest work")]
 mod store;
 
 use std::io::{self, Write as _};
@@ -58,6 +59,9 @@ enum Command {
     Query(query::QueryArgs),
     /// Write synthetic jobs as JSON Lines in the list-API shape.
     Generate(generate::GenerateArgs),
+    /// Send job files (list-API records or EventBridge events) to a running server's ingest
+    /// endpoint, in batches, and print the totals of its counts.
+    Ingest(ingest::IngestArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Ingest(args) => ingest::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -77,7 +77,7 @@ pub(crate) fn run(args: &QueryArgs) -> Result<(), Failure> {
     let op = args.operation.operation();
     let now = args.data.now.unwrap_or_else(clock::system_now);
     let load_started = Instant::now();
-    let dataset = args.data.load(now)?;
+    let dataset = args.data.load(now, Service::new(), true)?;
     let load_ms = load_started.elapsed().as_secs_f64() * 1e3;
     let caller = dataset.caller(
         args.caller.unwrap_or(args.data.default_account),

@@ -12,15 +12,22 @@
 //!   slot, and any more are answered `500 ServiceUnavailableException` at once; requests that
 //!   compute nothing (unknown path, wrong method) need no slot;
 //! - SIGTERM or SIGINT stops accepting, lets in-flight requests finish for at most
-//!   `--shutdown-grace`, then exits 0; a second signal exits at once.
+//!   `--shutdown-grace`, closes the job store, then exits 0; a second signal exits at once.
+//!
+//! Live jobs (SPEC §11): `POST /ingest/<kind>-jobs` applies list-API records and EventBridge
+//! events ([`ingest`]), behind a bearer token or on loopback only; with `--data-dir` every
+//! accepted change is in the job store before the `200`, and a restart rebuilds the tables
+//! from it. Jobs past `--retain-days` are expired at start and then every `--expire-every`.
 
 mod conn;
 mod guard;
+mod ingest;
 
 use std::io::{self, Write as _};
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -29,9 +36,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
-use backup_summaries::wire::{operation_for_path, ApiError, Request, WireResponse};
-use backup_summaries::{AccountId, Region, UnixMillis};
+use backup_summaries::wire::{
+    ingested_response, operation_for_ingest_path, operation_for_path, ApiError, Request, Service,
+    WireResponse,
+};
+use backup_summaries::{AccountId, Operation, Region, UnixMillis, DEFAULT_RETENTION_DAYS};
 use clap::Args;
+use http_body_util::{BodyExt as _, Limited};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -70,6 +81,36 @@ pub(crate) struct ServeArgs {
     /// Testing aid: every computation takes at least this many more milliseconds
     #[arg(long, value_name = "MS", hide = true)]
     debug_compute_delay_ms: Option<u64>,
+    /// Keep every accepted ingest change in a database in this directory (created if
+    /// missing), and rebuild the jobs from it at start; without it, ingested jobs live in
+    /// memory only
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on ingest requests; without a token, ingest is
+    /// served only on a loopback address
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "BACKUP_SUMMARIES_INGEST_TOKEN",
+        hide_env_values = true
+    )]
+    ingest_token: Option<String>,
+    /// Largest ingest body accepted, in bytes; larger ones get 413
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_body_bytes: usize,
+    /// Seconds a client has to send a whole ingest body once its head is read; slower ones
+    /// get 408 (so a slow upload cannot hold a request slot for long)
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    body_timeout: Duration,
+    /// Days of jobs kept before today; older ones are expired at start and periodically
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RETENTION_DAYS)]
+    retain_days: u32,
+    /// Testing aid: the fewest store log entries that trigger a merge
+    #[arg(long, value_name = "N", hide = true)]
+    debug_store_log_limit: Option<u64>,
+    /// Seconds between expiry runs
+    #[arg(long, value_name = "SECS", default_value = "3600", value_parser = parse_seconds)]
+    expire_every: Duration,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -77,7 +118,17 @@ pub(crate) struct ServeArgs {
 /// What every request handler shares.
 #[derive(Debug)]
 struct AppState {
+    /// The organization (its `service` is moved into `service` below).
     dataset: Dataset,
+    /// Every job table: queries read, ingest writes only to apply a checked batch.
+    service: RwLock<Service>,
+    /// The write path: parsing, the store, the ingest mutex.
+    writer: ingest::Writer,
+    /// `--ingest-token`, if any.
+    token: Option<String>,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+    retain_days: u32,
     default_account: AccountId,
     default_region: Region,
     now: Option<UnixMillis>,
@@ -106,7 +157,38 @@ struct RequestIds {
 /// Runs the server until SIGTERM or SIGINT (see the module docs).
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let started = clock::system_now();
-    let dataset = args.data.load(args.data.now.unwrap_or(started))?;
+    let now = args.data.now.unwrap_or(started);
+    if args.ingest_token.as_deref() == Some("") {
+        return Err(Failure::error(
+            "--ingest-token (or BACKUP_SUMMARIES_INGEST_TOKEN) is empty: give a secret, or none",
+        ));
+    }
+    let mut service = Service::new();
+    for op in Operation::ALL {
+        let table = std::mem::replace(service.table_mut(op), backup_summaries::JobTable::new(op));
+        *service.table_mut(op) = table.with_retention_days(args.retain_days);
+    }
+    let store = match &args.data_dir {
+        Some(dir) => {
+            let store = ingest::open(dir, &mut service)?;
+            Some(match args.debug_store_log_limit {
+                Some(n) => store.with_log_limit(n),
+                None => store,
+            })
+        }
+        None => {
+            eprintln!(
+                "jobs live in memory only (no --data-dir): ingested jobs are lost when the server stops"
+            );
+            None
+        }
+    };
+    // Job files are applied on top of the stored jobs, as upserts; they are not stored.
+    let mut dataset = args.data.load(now, service, args.data_dir.is_none())?;
+    let mut service = std::mem::take(&mut dataset.service);
+    for op in Operation::ALL {
+        let _ = service.table_mut(op).expire(now);
+    }
     let slots = args
         .max_concurrent
         .or_else(|| std::thread::available_parallelism().ok())
@@ -114,6 +196,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .min(Semaphore::MAX_PERMITS);
     let state = Arc::new(AppState {
         dataset,
+        service: RwLock::new(service),
+        writer: ingest::Writer::new(store),
+        token: args.ingest_token.clone(),
+        max_body_bytes: args.max_body_bytes,
+        body_timeout: args.body_timeout,
+        retain_days: args.retain_days,
         default_account: args.data.default_account,
         default_region: args.data.region.clone(),
         now: args.data.now,
@@ -142,9 +230,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         header: args.header_timeout,
         idle: args.idle_timeout,
     };
-    let served = runtime.block_on(serve(&args.listen, state, timeouts, args.shutdown_grace));
+    let served = runtime.block_on(serve(
+        &args.listen,
+        Arc::clone(&state),
+        timeouts,
+        args.shutdown_grace,
+        args.expire_every,
+    ));
     // Computations still running after the grace period are abandoned, not awaited.
     runtime.shutdown_background();
+    // Durable storage (SPEC §11) is closed here: after the last request has finished or been
+    // abandoned (an abandoned ingest holds the store until its transaction ends).
+    state.writer.close();
     served
 }
 
@@ -154,6 +251,7 @@ async fn serve(
     state: Arc<AppState>,
     timeouts: conn::Timeouts,
     grace: Duration,
+    expire_every: Duration,
 ) -> Result<(), Failure> {
     // Watch the signals before announcing the address, so that none is missed.
     let mut signals = Signals::new()?;
@@ -163,7 +261,15 @@ async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Failure::error(format!("cannot read the bound address: {e}")))?;
+    if state.token.is_none() && !addr.ip().is_loopback() {
+        return Err(Failure::error(format!(
+            "refusing to serve ingest on {addr}, which is not a loopback address, without a \
+             token: give --ingest-token TOKEN (or BACKUP_SUMMARIES_INGEST_TOKEN), or listen \
+             on 127.0.0.1"
+        )));
+    }
     let ids = Arc::clone(&state.ids);
+    tokio::spawn(expire_periodically(Arc::clone(&state), expire_every));
     let app = Router::new().fallback(handle).with_state(state);
     {
         let mut out = io::stdout().lock();
@@ -223,9 +329,22 @@ async fn serve(
         );
         connections.abort_all();
     }
-    // Durable storage (SPEC §11) is flushed and closed here: after the last request has
-    // finished or been abandoned, before the process exits.
     Ok(())
+}
+
+/// Expires jobs past retention now (the store's first expiry, a scan of every stored job,
+/// runs here rather than before the server answers) and then every `every`.
+async fn expire_periodically(state: Arc<AppState>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let state = Arc::clone(&state);
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = state.now.unwrap_or_else(clock::system_now);
+            state.writer.expire(&state.service, state.retain_days, now);
+        })
+        .await;
+    }
 }
 
 /// The exit status after a second SIGTERM or SIGINT: 130, as a shell reports an
@@ -282,6 +401,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let request_id = state.ids.issue();
     let path = uri.path().to_owned();
@@ -293,6 +413,9 @@ async fn handle(
             format!("request target too long: at most {MAX_TARGET_BYTES} bytes of path and query string"),
         );
         return to_http(error.to_response(&request_id));
+    }
+    if path.starts_with("/ingest/") {
+        return ingest_request(state, method, &path, &headers, body, request_id).await;
     }
     let credential = headers
         .get(AUTHORIZATION)
@@ -310,7 +433,7 @@ async fn handle(
     // no slot needed, so these never wait behind aggregations.
     if method != Method::GET || operation_for_path(&path).is_none() {
         let request = Request::new(method.as_str(), &path, &query, &caller, &request_id, now);
-        return to_http(state.dataset.service.handle(&request));
+        return to_http(ingest::read(&state.service).handle(&request));
     }
     let limits = &state.limits;
     let Ok(admitted) = Arc::clone(&limits.admitted).try_acquire_owned() else {
@@ -336,12 +459,126 @@ async fn handle(
             std::thread::sleep(delay);
         }
         let request = Request::new(method.as_str(), &path, &query, &caller, &request_id, now);
-        shared.dataset.service.handle(&request)
+        ingest::read(&shared.service).handle(&request)
     })
     .await;
     match answered {
         Ok(response) => to_http(response),
         Err(_) => unavailable(&id_for_errors, "internal error while answering the request"),
+    }
+}
+
+/// Answers `POST /ingest/<kind>-jobs` (SPEC §11): token, size limit, then the write path
+/// ([`ingest::Writer::ingest`]) off the async workers, under the same limits as queries.
+async fn ingest_request(
+    state: Arc<AppState>,
+    method: Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: String,
+) -> Response {
+    let error = |e: ApiError| to_http(e.to_response(&request_id));
+    let Some(op) = operation_for_ingest_path(path) else {
+        return error(ApiError::new(
+            "UnknownOperationException",
+            404,
+            format!(
+                "unknown ingest path {:?}: expected POST on /ingest/backup-jobs, \
+                 /ingest/copy-jobs, /ingest/restore-jobs or /ingest/scan-jobs",
+                path.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    if method != Method::POST {
+        let mut response = error(ApiError::new(
+            "MethodNotAllowedException",
+            405,
+            format!("method {method} not allowed on {path}: expected POST"),
+        ));
+        response
+            .headers_mut()
+            .insert("allow", HeaderValue::from_static("POST"));
+        return response;
+    }
+    if let Some(token) = &state.token {
+        let given = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+        if !ingest::authorized(given, token.as_bytes()) {
+            return error(ApiError::new(
+                ingest::UNAUTHORIZED,
+                401,
+                "ingest needs the header Authorization: Bearer <the server's ingest token>",
+            ));
+        }
+    }
+    let too_large = || {
+        ApiError::new(
+            ingest::TOO_LARGE,
+            413,
+            format!(
+                "the body is larger than {} bytes (--max-body-bytes): send fewer records per request",
+                state.max_body_bytes
+            ),
+        )
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return error(too_large());
+    }
+    let limits = &state.limits;
+    let Ok(admitted) = Arc::clone(&limits.admitted).try_acquire_owned() else {
+        return unavailable(
+            &request_id,
+            &format!(
+                "too many requests in progress ({} computing, {} waiting): retry later",
+                limits.slots, limits.queue
+            ),
+        );
+    };
+    let read = Limited::new(body, state.max_body_bytes).collect();
+    let Ok(read) = tokio::time::timeout(state.body_timeout, read).await else {
+        return error(ApiError::new(
+            "RequestTimeoutException",
+            408,
+            format!(
+                "the body did not arrive within {:.1}s (--body-timeout)",
+                state.body_timeout.as_secs_f64()
+            ),
+        ));
+    };
+    let bytes = match read {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return error(too_large()),
+        Err(e) => {
+            return error(ApiError::new(
+                "InvalidParameterValueException",
+                400,
+                format!("cannot read the request body: {e}"),
+            ))
+        }
+    };
+    let Ok(computing) = Arc::clone(&limits.computing).acquire_owned().await else {
+        return unavailable(&request_id, "the server is shutting down");
+    };
+    let shared = Arc::clone(&state);
+    let id = request_id.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let _permits = (admitted, computing);
+        match shared
+            .writer
+            .ingest(&shared.service, op, &bytes, &shared.default_region)
+        {
+            Ok(applied) => ingested_response(&id, &applied),
+            Err(e) => e.to_response(&id),
+        }
+    })
+    .await;
+    match done {
+        Ok(response) => to_http(response),
+        Err(_) => unavailable(&request_id, "internal error while ingesting"),
     }
 }
 

@@ -105,6 +105,10 @@ pub(crate) enum Change {
     /// An anonymous job (no id): only counted, never replaced.
     Anonymous { op: u8, job: StoredJob },
     /// Takes the identified job (op, key) out, if stored.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "ingest bodies carry no removals yet (SPEC §11)")
+    )]
     Remove { op: u8, key: u128 },
 }
 
@@ -554,6 +558,7 @@ impl Store {
 impl LoadedJob<'_> {
     /// The owned job (allocates its strings; for tests and small data).
     #[must_use]
+    #[cfg_attr(not(test), expect(dead_code, reason = "for tests"))]
     pub(crate) fn to_stored(self) -> StoredJob {
         let own = |t: Option<Text<'_>>| t.map(|t| t.text.to_owned());
         StoredJob {

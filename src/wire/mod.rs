@@ -13,6 +13,8 @@
 //!   its copy, restore and scan siblings) as one whole document or as JSON Lines;
 //!   [`JobStream`] does the same over a stream read in bounded buffers, cut into
 //!   [`JobChunk`]s that parse in parallel (the CLI's loader).
+//! - [`parse_changes`] reads a server's ingest body (SPEC §11): list-API records or
+//!   EventBridge job state change events, each event's `time` its version.
 //!
 //! Like the core, this module does no I/O and reads no clock, environment or randomness: the
 //! caller passes the bytes, `now`, the [`Caller`](crate::Caller) and the request id, and the
@@ -43,6 +45,7 @@
 //!   rejected naming its position, so unbounded input (`/dev/zero`) stops early.
 
 mod error;
+mod events;
 mod flat;
 mod records;
 mod request;
@@ -50,6 +53,9 @@ mod response;
 mod stream;
 
 pub use error::{ApiError, IngestError, Position};
+pub use events::{
+    ingest_path_for_operation, ingested_response, operation_for_ingest_path, parse_changes, Change,
+};
 pub use records::{load_jobs, parse_jobs};
 pub use request::{operation_for_path, path_for_operation, Request, Service};
 pub use response::{write_page, write_rows, WireResponse};

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["test_boto3.py", "test_awscli.py"]
+SCRIPTS = ["test_boto3.py", "test_awscli.py", "test_ingest.py"]
 SCRIPT_TIMEOUT = 1200  # seconds, per script
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$")
 

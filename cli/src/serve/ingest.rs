@@ -1,0 +1,390 @@
+//! `POST /ingest/<kind>-jobs` (SPEC §11): the write path of `serve`, and the durable store
+//! behind it.
+//!
+//! One request is all or nothing, and a `200` means durable:
+//! 1. the body is parsed and staged into a [`Batch`] outside any lock (every check happens
+//!    here: a bad record is a `400` and nothing changes);
+//! 2. under the ingest mutex (which the expiry timer takes too, so nothing else writes),
+//!    [`JobTable::preview_versions`] under a read lock tells what each identified change will
+//!    do; exactly the changes that apply go to the store in one transaction (fsync'd);
+//! 3. the service's write lock is taken only to [`JobTable::apply`] the batch, so queries
+//!    (read lock) never wait for a parse, an fsync or a store merge.
+//!
+//! [`JobTable::preview_versions`]: backup_summaries::JobTable::preview_versions
+//! [`JobTable::apply`]: backup_summaries::JobTable::apply
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use backup_summaries::wire::{parse_changes, ApiError, Service};
+use backup_summaries::{
+    AccountId, Applied, Batch, JobKey, JobRecord, MalwareScanner, MessageCategory, Operation,
+    Outcome, Region, ResourceType, ScanResultStatus, State, UnixMillis, Version,
+};
+
+use crate::error::Failure;
+use crate::store::{Change, Loaded, LoadedJob, Store, StoredJob, Text};
+
+/// `x-amzn-ErrorType` of a request without the ingest token (401).
+pub(super) const UNAUTHORIZED: &str = "UnauthorizedException";
+/// `x-amzn-ErrorType` of a body over `--max-body-bytes` (413).
+pub(super) const TOO_LARGE: &str = "RequestEntityTooLargeException";
+/// `x-amzn-ErrorType` of a bad ingest body (400), as for a bad query (SPEC §8).
+const INVALID: &str = "InvalidParameterValueException";
+
+/// Milliseconds in a UTC day.
+const DAY_MS: i64 = 86_400_000;
+
+/// The write side of the server: the store, if any, behind the ingest mutex.
+#[derive(Debug)]
+pub(super) struct Writer {
+    store: Mutex<Option<Store>>,
+}
+
+impl Writer {
+    pub(super) fn new(store: Option<Store>) -> Self {
+        Self {
+            store: Mutex::new(store),
+        }
+    }
+
+    /// Applies one ingest body for `op` to `service` (and the store first), all or nothing.
+    ///
+    /// # Errors
+    /// `400` for a bad body (nothing changed); `500` when the store fails (nothing changed).
+    pub(super) fn ingest(
+        &self,
+        service: &RwLock<Service>,
+        op: Operation,
+        body: &[u8],
+        default_region: &Region,
+    ) -> Result<Applied, ApiError> {
+        let changes = parse_changes(op, body, Some(default_region))
+            .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
+        let mut batch = Batch::new(op);
+        for (record, version) in &changes {
+            batch
+                .upsert(record, *version)
+                .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
+        }
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = store.as_mut() {
+            let plan = read(service).table(op).preview_versions(&batch);
+            let mut plan = plan.into_iter();
+            let mut durable = Vec::with_capacity(changes.len());
+            for (record, _) in &changes {
+                let Some(id) = record.job_id() else {
+                    durable.push(Change::Anonymous {
+                        op: op_code(op),
+                        job: stored(record),
+                    });
+                    continue;
+                };
+                if let Some((Outcome::Inserted | Outcome::Replaced, version)) = plan.next() {
+                    durable.push(Change::Upsert {
+                        op: op_code(op),
+                        key: id.key().as_u128(),
+                        version: version.map(Version::as_secs),
+                        job: stored(record),
+                    });
+                }
+            }
+            store.commit(&durable).map_err(|e| {
+                eprintln!("ingest: {e}");
+                ApiError::service_unavailable(format!(
+                    "the job store failed, nothing was applied: {e}"
+                ))
+            })?;
+        }
+        let applied = write(service).table_mut(op).apply(batch);
+        applied.map_err(|e| {
+            // Only past 2^28 distinct values of a field; the store already has the changes.
+            eprintln!("ingest: applying a stored batch failed: {e}");
+            ApiError::service_unavailable(format!("cannot apply the changes: {e}"))
+        })
+    }
+
+    /// Drops the jobs created before `today − retention` (SPEC §10) from the tables and the
+    /// store.
+    pub(super) fn expire(&self, service: &RwLock<Service>, retain_days: u32, now: UnixMillis) {
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let cutoff = now
+            .as_millis()
+            .div_euclid(DAY_MS)
+            .saturating_sub(i64::from(retain_days))
+            .saturating_mul(DAY_MS);
+        if let Some(store) = store.as_mut() {
+            if let Err(e) = store.expire(cutoff) {
+                eprintln!("expire: {e}");
+            }
+        }
+        let mut service = write(service);
+        for op in Operation::ALL {
+            let _ = service.table_mut(op).expire(now);
+        }
+    }
+
+    /// Closes the store (after the last request): waits for a write in progress.
+    pub(super) fn close(&self) {
+        let store = self
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(store) = store {
+            let path = store.path().display().to_string();
+            drop(store);
+            eprintln!("closed {path}");
+        }
+    }
+}
+
+/// Opens the store in `dir` and rebuilds `service`'s tables from it. Reports what it loaded
+/// on stderr. Jobs past retention are loaded too: the caller expires the tables (cheap) at
+/// once and the store (a scan of every job) after the server is up.
+pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> {
+    let started = Instant::now();
+    let store = Store::open(dir).map_err(Failure::error)?;
+    let mut rebuild = Rebuild::default();
+    let mut failure = None;
+    let summary = store
+        .load(|item| {
+            if failure.is_none() {
+                failure = rebuild.add(service, item).err();
+            }
+        })
+        .map_err(Failure::error)?;
+    if failure.is_none() {
+        failure = rebuild.flush(service).err();
+    }
+    if let Some(e) = failure {
+        return Err(Failure::error(format!(
+            "{}: a stored job cannot be loaded: {e}",
+            store.path().display()
+        )));
+    }
+    eprintln!(
+        "jobs are durable in {}: loaded {} identified jobs and {} anonymous jobs in {:.2}s",
+        store.path().display(),
+        summary.identified,
+        summary.anonymous_jobs,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(store)
+}
+
+/// Whether `given` (an `Authorization` header value) is `Bearer <token>`, compared in time
+/// independent of where the two differ.
+pub(super) fn authorized(given: Option<&[u8]>, token: &[u8]) -> bool {
+    let Some(given) = given else {
+        return false;
+    };
+    let Some(presented) = given.strip_prefix(b"Bearer ") else {
+        return false;
+    };
+    if presented.len() != token.len() {
+        return false;
+    }
+    let diff = presented
+        .iter()
+        .zip(token)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    std::hint::black_box(diff) == 0
+}
+
+/// Identified jobs staged per batch during a restart: a batch of this many is applied at
+/// once, in the identity index's order ([`JobTable::apply`](backup_summaries::JobTable::apply)),
+/// about 64 MiB of staged changes.
+const REBUILD_BATCH: usize = 1 << 20;
+
+/// A restart in progress: strings already checked, by the store's dense text id (each
+/// distinct text is parsed once, not once per job), and each operation's staged jobs.
+#[derive(Debug, Default)]
+struct Rebuild {
+    regions: Vec<Option<Region>>,
+    resource_types: Vec<Option<ResourceType>>,
+    categories: Vec<Option<MessageCategory>>,
+    batches: Vec<(Operation, Batch)>,
+}
+
+impl Rebuild {
+    /// Adds one stored item to its table.
+    fn add(&mut self, service: &mut Service, item: Loaded<'_>) -> Result<(), String> {
+        match item {
+            Loaded::Identified {
+                op,
+                key,
+                version,
+                job,
+            } => {
+                let op = operation(op)?;
+                let key = JobKey::from_u128(key).ok_or("a job key is even")?;
+                let record = self.record(op, &job)?;
+                let at = match self.batches.iter().position(|(o, _)| *o == op) {
+                    Some(at) => at,
+                    None => {
+                        self.batches.push((op, Batch::new(op)));
+                        self.batches.len() - 1
+                    }
+                };
+                let Some((_, batch)) = self.batches.get_mut(at) else {
+                    return Err("no batch".into());
+                };
+                batch
+                    .upsert_key(key, &record, version.map(Version::from_secs))
+                    .map_err(|e| e.to_string())?;
+                if batch.len() >= REBUILD_BATCH {
+                    let full = std::mem::replace(batch, Batch::new(op));
+                    service
+                        .table_mut(op)
+                        .apply(full)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Loaded::Anonymous { op, count, job } => {
+                let op = operation(op)?;
+                let record = self.record(op, &job)?;
+                service
+                    .table_mut(op)
+                    .add_count(&record, count)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies what is still staged.
+    fn flush(&mut self, service: &mut Service) -> Result<(), String> {
+        for (op, batch) in self.batches.drain(..) {
+            service
+                .table_mut(op)
+                .apply(batch)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, op: Operation, job: &LoadedJob<'_>) -> Result<JobRecord, String> {
+        let account = AccountId::new(job.account).ok_or("an account id is out of range")?;
+        let region = cached(&mut self.regions, job.region, |t| {
+            Region::parse(t).map_err(|e| e.to_string())
+        })?;
+        let resource_type = cached(&mut self.resource_types, job.resource_type, |t| {
+            ResourceType::parse(t).map_err(|e| e.to_string())
+        })?;
+        let state = State::parse(op, job.state.text)
+            .ok_or_else(|| format!("state {} is not one of {op}'s", job.state.text))?;
+        let category = match job.message_category {
+            Some(t) => Some(cached(&mut self.categories, t, |t| {
+                MessageCategory::parse(t).map_err(|e| e.to_string())
+            })?),
+            None => None,
+        };
+        let scanner = match job.malware_scanner {
+            Some(t) => Some(MalwareScanner::parse(t.text).ok_or("unknown malware scanner")?),
+            None => None,
+        };
+        let status = match job.scan_result_status {
+            Some(t) => Some(ScanResultStatus::parse(t.text).ok_or("unknown scan result status")?),
+            None => None,
+        };
+        Ok(JobRecord::new(
+            account,
+            region,
+            state,
+            resource_type,
+            UnixMillis::new(job.created_ms),
+        )
+        .with_message_category(category)
+        .with_malware_scanner(scanner)
+        .with_scan_result_status(status))
+    }
+}
+
+/// The value of text `t`, parsed once per id.
+fn cached<T: Clone>(
+    cache: &mut Vec<Option<T>>,
+    t: Text<'_>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    let i = t.id as usize;
+    if let Some(Some(v)) = cache.get(i) {
+        return Ok(v.clone());
+    }
+    let v = parse(t.text)?;
+    if cache.len() <= i {
+        cache.resize(i + 1, None);
+    }
+    if let Some(slot) = cache.get_mut(i) {
+        *slot = Some(v.clone());
+    }
+    Ok(v)
+}
+
+/// The store's operation code.
+fn op_code(op: Operation) -> u8 {
+    match op {
+        Operation::Backup => 0,
+        Operation::Copy => 1,
+        Operation::Restore => 2,
+        // Operation is non-exhaustive: a new one needs a code here; until then, scan's
+        // would be wrong, so the match lists scan last and explicitly.
+        Operation::Scan => 3,
+        _ => u8::MAX,
+    }
+}
+
+fn operation(code: u8) -> Result<Operation, String> {
+    Operation::ALL
+        .into_iter()
+        .find(|&op| op_code(op) == code)
+        .ok_or_else(|| format!("unknown operation code {code}"))
+}
+
+/// A record as the store keeps it.
+fn stored(record: &JobRecord) -> StoredJob {
+    StoredJob {
+        created_ms: record.creation_date().as_millis(),
+        account: record.account_id().as_u64(),
+        region: record.region().as_str().to_owned(),
+        state: record.state().as_str().to_owned(),
+        resource_type: record.resource_type().as_str().to_owned(),
+        message_category: record.message_category().map(|c| c.as_str().to_owned()),
+        malware_scanner: record.malware_scanner().map(|s| s.as_str().to_owned()),
+        scan_result_status: record.scan_result_status().map(|s| s.as_str().to_owned()),
+    }
+}
+
+/// The service, for reading (a poisoned lock is still consistent: every write is one call).
+pub(super) fn read(service: &RwLock<Service>) -> std::sync::RwLockReadGuard<'_, Service> {
+    service.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(service: &RwLock<Service>) -> std::sync::RwLockWriteGuard<'_, Service> {
+    service.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        assert!(authorized(Some(b"Bearer s3cret"), b"s3cret"));
+        assert!(!authorized(Some(b"Bearer s3cre"), b"s3cret"));
+        assert!(!authorized(Some(b"Bearer s3creT"), b"s3cret"));
+        assert!(!authorized(Some(b"bearer s3cret"), b"s3cret"));
+        assert!(!authorized(Some(b"s3cret"), b"s3cret"));
+        assert!(!authorized(None, b"s3cret"));
+    }
+
+    #[test]
+    fn operation_codes_round_trip() -> Result<(), String> {
+        for op in Operation::ALL {
+            assert_eq!(operation(op_code(op))?, op);
+        }
+        assert!(operation(4).is_err());
+        Ok(())
+    }
+}
