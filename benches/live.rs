@@ -45,6 +45,17 @@ impl Rng {
     }
 }
 
+/// The records of a block of (job number, template) changes, each carrying its job id.
+fn with_ids(templates: &[JobRecord], block: Vec<(usize, usize)>) -> Vec<JobRecord> {
+    block
+        .into_iter()
+        .map(|(k, t)| {
+            let id = JobId::parse(&format!("job-{k:012}")).expect("an id");
+            templates[t].clone().with_job_id(Some(id))
+        })
+        .collect()
+}
+
 /// The key of job number `n`.
 fn key(n: usize) -> JobKey {
     JobKey::of(&format!("job-{n:012}"))
@@ -111,13 +122,7 @@ fn changes(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let records: Vec<JobRecord> = block(&mut rng, &mut next)
-                        .into_iter()
-                        .map(|(k, t)| {
-                            let id = JobId::parse(&format!("job-{k:012}")).expect("an id");
-                            templates[t].clone().with_job_id(Some(id))
-                        })
-                        .collect();
+                    let records = with_ids(&templates, block(&mut rng, &mut next));
                     let started = Instant::now();
                     for r in &records {
                         black_box(table.upsert(r, None).expect("valid"));
@@ -131,13 +136,7 @@ fn changes(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let records: Vec<JobRecord> = block(&mut rng, &mut next)
-                        .into_iter()
-                        .map(|(k, t)| {
-                            let id = JobId::parse(&format!("job-{k:012}")).expect("an id");
-                            templates[t].clone().with_job_id(Some(id))
-                        })
-                        .collect();
+                    let records = with_ids(&templates, block(&mut rng, &mut next));
                     let started = Instant::now();
                     let mut batch = Batch::new(Operation::Backup);
                     for r in &records {
