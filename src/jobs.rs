@@ -921,12 +921,13 @@ impl JobTable {
         // in the identity index (sized first, so that no slot moves meanwhile), which turns a
         // large batch's random probes into one sweep over the index.
         let mut changes = changes;
-        let upserts = changes
-            .iter()
-            .filter(|c| matches!(c, crate::batch::Change::Upsert { .. }))
-            .count();
-        self.ids.reserve(upserts);
         if changes.len() > SORTED_APPLY_MIN {
+            // Only here: reserving touches every shard, which a small batch need not.
+            let upserts = changes
+                .iter()
+                .filter(|c| matches!(c, crate::batch::Change::Upsert { .. }))
+                .count();
+            self.ids.reserve(upserts);
             // Sort (slot, position) pairs, not the changes: small, and the position keeps
             // the sort stable.
             let mut order: Vec<(usize, usize)> = changes
