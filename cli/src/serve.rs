@@ -9,7 +9,7 @@
 //!   keep-alive timeout and a 64 KiB head limit;
 //! - every error, hyper's own parse errors included ([`guard`]), has the SPEC §9 shape;
 //! - at most `--max-concurrent` requests compute at once, at most `--max-queued` wait for a
-//!   slot, and any more are answered `500 ServiceUnavailableException` at once; requests that
+//!   slot, and any more are answered `503 ServiceUnavailableException` at once; requests that
 //!   compute nothing (unknown path, wrong method) need no slot;
 //! - SIGTERM or SIGINT stops accepting, lets in-flight requests finish for at most
 //!   `--shutdown-grace`, closes the job store, then exits 0; a second signal exits at once.
@@ -72,7 +72,7 @@ pub(crate) struct ServeArgs {
     /// Requests computed at once (default: the number of CPUs)
     #[arg(long, value_name = "N")]
     max_concurrent: Option<NonZeroUsize>,
-    /// Requests waiting for a computation slot; beyond that, `500 ServiceUnavailableException`
+    /// Requests waiting for a computation slot; beyond that, `503 ServiceUnavailableException`
     #[arg(long, value_name = "N", default_value = "64")]
     max_queued: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT
@@ -582,9 +582,10 @@ async fn ingest_request(
     }
 }
 
-/// `500 ServiceUnavailableException` (SPEC §8: servers may send it).
+/// `503 ServiceUnavailableException`: load shed at once (issue 10; SPEC §8 names the
+/// exception, with 500).
 fn unavailable(request_id: &str, message: &str) -> Response {
-    to_http(ApiError::service_unavailable(message).to_response(request_id))
+    to_http(ApiError::overloaded(message).to_response(request_id))
 }
 
 /// Copies a [`WireResponse`] into an HTTP response. Header names are sent in lower case

@@ -264,7 +264,7 @@ fn a_full_queue_answers_service_unavailable_and_cheap_requests_do_not_wait() -> 
             "{:?}",
             start.elapsed()
         );
-        assert_error_shape(&rejected, 500, "ServiceUnavailableException")?;
+        assert_error_shape(&rejected, 503, "ServiceUnavailableException")?;
         // Requests that compute nothing need no slot.
         let start = Instant::now();
         let unknown = server.get("/nowhere")?;

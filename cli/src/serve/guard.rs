@@ -207,6 +207,7 @@ pub(super) fn closing_response(error: &ApiError, request_id: &str) -> Vec<u8> {
         414 => "URI Too Long",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let mut out = format!("HTTP/1.1 {} {reason}\r\n", wire.status).into_bytes();
