@@ -52,7 +52,7 @@ fn check_row_invariants(case: &Case, rows: &[Row]) -> Result<(), TestCaseError> 
         prop_assert!(row.count > 0, "zero-count row {:?}", row);
         prop_assert_eq!(row.region.as_str(), case.caller.region().as_str());
         prop_assert!(row.start_time < row.end_time, "empty bucket {:?}", row);
-        for field in Field::ALL {
+        for &field in Field::ALL {
             if !case.op.fields().contains(&field) {
                 prop_assert_eq!(row.value(field), None, "{:?} on {:?}", field, case.op);
             }
@@ -374,7 +374,7 @@ fn engine_matches_naive_past_64_bit_keys() -> Result<(), TestCaseError> {
 
 #[test]
 fn no_parameters_is_the_default_query() -> Result<(), QueryError> {
-    for op in Operation::ALL {
+    for &op in Operation::ALL {
         let parsed = Query::from_pairs(op, std::iter::empty::<(&str, &str)>())?;
         assert_eq!(parsed, Query::builder(op).build()?, "{op}");
     }

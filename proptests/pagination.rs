@@ -634,17 +634,17 @@ fn one_parameter_changes(q: &Query) -> Result<Vec<(String, Query)>, TestCaseErro
         }
     }
     if op == Operation::Scan {
-        for m in modes(&MalwareScanner::ALL) {
+        for m in modes(MalwareScanner::ALL) {
             out.push((format!("MalwareScanner {m:?}"), base().malware_scanner(m)));
         }
-        for s in modes(&ScanResultStatus::ALL) {
+        for s in modes(ScanResultStatus::ALL) {
             out.push((
                 format!("ScanResultStatus {s:?}"),
                 base().scan_result_status(s),
             ));
         }
     }
-    for p in AggregationPeriod::ALL {
+    for &p in AggregationPeriod::ALL {
         out.push((format!("AggregationPeriod {p:?}"), base().period(p)));
     }
     for g in [DayGrid::ThroughToday, DayGrid::PriorFullDays] {
@@ -1397,7 +1397,7 @@ proptest! {
                     foreign(q2, me, what)?;
                 }
             }
-            for op in Operation::ALL.into_iter().filter(|&op| op != case.op) {
+            for op in Operation::ALL.iter().copied().filter(|&op| op != case.op) {
                 foreign(&Query::builder(op).build().map_err(fail)?, me, op.as_str())?;
             }
             if other.op != case.op || canonical(&other.query, me)? != mine {
@@ -1725,7 +1725,7 @@ fn rebuild_reproduces_generated_queries() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
-    for op in Operation::ALL {
+    for &op in Operation::ALL {
         for _ in 0..64 {
             let q = query(op).new_tree(&mut runner).expect("a query").current();
             let again = rebuild(&q, q.account().cloned(), q.is_completed_with_issues()).build();

@@ -82,7 +82,7 @@ fn op() -> impl Strategy<Value = Operation> {
 fn service() -> Result<Service, TestCaseError> {
     let mut service = Service::new();
     let fail = |e: &dyn std::fmt::Display| TestCaseError::fail(e.to_string());
-    for op in Operation::ALL {
+    for &op in Operation::ALL {
         let mut records = Vec::new();
         for (i, state) in op.states().iter().enumerate() {
             let i = i64::try_from(i).map_err(|e| fail(&e))?;

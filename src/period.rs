@@ -42,7 +42,7 @@ pub(crate) struct Buckets {
 
 impl AggregationPeriod {
     /// All periods.
-    pub const ALL: [Self; 3] = [Self::OneDay, Self::SevenDays, Self::FourteenDays];
+    pub const ALL: &'static [Self] = &[Self::OneDay, Self::SevenDays, Self::FourteenDays];
 
     /// The AWS spelling, e.g. `ONE_DAY`.
     #[must_use]

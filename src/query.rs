@@ -91,7 +91,7 @@ pub struct QueryBuilder {
 
 impl Param {
     /// Every parameter.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: &'static [Self] = &[
         Self::AccountId,
         Self::State,
         Self::ResourceType,

@@ -161,7 +161,12 @@ impl<'a> SummaryRow<'a> {
             start_time: self.start_time(),
             end_time: self.end_time(),
             region: self.region().to_owned(),
-            values: Field::ALL.map(|f| self.value(f).map(str::to_owned)),
+            values: std::array::from_fn(|i| {
+                Field::ALL
+                    .get(i)
+                    .and_then(|&f| self.value(f))
+                    .map(str::to_owned)
+            }),
             count: self.count(),
         }
     }

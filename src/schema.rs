@@ -92,7 +92,7 @@ pub enum ScanResultStatus {
 
 impl Operation {
     /// All four operations, in SPEC order.
-    pub const ALL: [Self; 4] = [Self::Backup, Self::Copy, Self::Restore, Self::Scan];
+    pub const ALL: &'static [Self] = &[Self::Backup, Self::Copy, Self::Restore, Self::Scan];
 
     /// The dimensions of this operation's rows besides time and region, in row order.
     #[must_use]
@@ -182,7 +182,7 @@ impl fmt::Display for Operation {
 
 impl Field {
     /// All fields, in row order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: &'static [Self] = &[
         Self::AccountId,
         Self::State,
         Self::ResourceType,
@@ -226,7 +226,7 @@ impl fmt::Display for Field {
 
 impl State {
     /// Every state of every operation, in declaration order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: &'static [Self] = &[
         Self::Aborted,
         Self::Aborting,
         Self::Canceled,
@@ -307,7 +307,7 @@ impl fmt::Display for State {
 
 impl MalwareScanner {
     /// Every scanner.
-    pub const ALL: [Self; 1] = [Self::GuardDuty];
+    pub const ALL: &'static [Self] = &[Self::GuardDuty];
 
     /// The AWS spelling.
     #[must_use]
@@ -345,7 +345,7 @@ impl fmt::Display for MalwareScanner {
 
 impl ScanResultStatus {
     /// Every scan result, in the order of the AWS model.
-    pub const ALL: [Self; 3] = [Self::NoThreatsFound, Self::ThreatsFound, Self::Unknown];
+    pub const ALL: &'static [Self] = &[Self::NoThreatsFound, Self::ThreatsFound, Self::Unknown];
 
     /// The AWS spelling.
     #[must_use]
@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for s in State::ALL {
+        for &s in State::ALL {
             assert_eq!(State::from_code(s.code()), Some(s));
         }
         assert_eq!(State::from_code(0), None);
@@ -435,8 +435,8 @@ mod tests {
     #[test]
     fn scan_codes_fit_two_bits_and_are_distinct() {
         // The job table packs scanner | result << 2 into 4 bits; 0 is "absent".
-        let scanners = MalwareScanner::ALL.map(MalwareScanner::code);
-        let results = ScanResultStatus::ALL.map(ScanResultStatus::code);
+        let scanners: Vec<u8> = MalwareScanner::ALL.iter().map(|s| s.code()).collect();
+        let results: Vec<u8> = ScanResultStatus::ALL.iter().map(|s| s.code()).collect();
         for codes in [&scanners[..], &results[..]] {
             for (i, c) in codes.iter().enumerate() {
                 assert!((1..=3).contains(c), "code {c} does not fit 2 bits");
@@ -447,9 +447,9 @@ mod tests {
 
     #[test]
     fn scan_result_statuses_match_spec() {
-        let names = ScanResultStatus::ALL.map(ScanResultStatus::as_str);
+        let names: Vec<&str> = ScanResultStatus::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(names.join(" "), "NO_THREATS_FOUND THREATS_FOUND UNKNOWN");
-        for s in ScanResultStatus::ALL {
+        for &s in ScanResultStatus::ALL {
             assert_eq!(ScanResultStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(ScanResultStatus::parse("unknown"), None);

@@ -164,7 +164,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         ));
     }
     let mut service = Service::new();
-    for op in Operation::ALL {
+    for &op in Operation::ALL {
         let table = std::mem::replace(service.table_mut(op), backup_summaries::JobTable::new(op));
         *service.table_mut(op) = table.with_retention_days(args.retain_days);
     }
@@ -186,7 +186,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     // Job files are applied on top of the stored jobs, as upserts; they are not stored.
     let mut dataset = args.data.load(now, service, args.data_dir.is_none())?;
     let mut service = std::mem::take(&mut dataset.service);
-    for op in Operation::ALL {
+    for &op in Operation::ALL {
         let _ = service.table_mut(op).expire(now);
     }
     let slots = args

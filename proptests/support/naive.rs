@@ -100,7 +100,7 @@ fn values(
 ) -> Option<[Option<String>; 6]> {
     let mut out: [Option<String>; 6] = Default::default();
     for (slot, field) in out.iter_mut().zip(Field::ALL) {
-        if !op.fields().contains(&field) {
+        if !op.fields().contains(field) {
             continue;
         }
         *slot = match field {

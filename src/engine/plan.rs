@@ -201,8 +201,14 @@ impl<K: Key> Plan<K> {
         bit_packed: bool,
     ) -> Option<Self> {
         let op = query.operation();
-        let scanners = MalwareScanner::ALL.map(|s| (s.code(), s.as_str()));
-        let results = ScanResultStatus::ALL.map(|s| (s.code(), s.as_str()));
+        let scanners: Vec<(u8, &str)> = MalwareScanner::ALL
+            .iter()
+            .map(|s| (s.code(), s.as_str()))
+            .collect();
+        let results: Vec<(u8, &str)> = ScanResultStatus::ALL
+            .iter()
+            .map(|s| (s.code(), s.as_str()))
+            .collect();
         let fields: [Resolved; FIELDS] = [
             account(query, caller, table),
             state(query, op),

@@ -139,7 +139,8 @@ pub fn ingest_path_for_operation(op: Operation) -> &'static str {
 #[must_use]
 pub fn operation_for_ingest_path(path: &str) -> Option<Operation> {
     Operation::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|&op| ingest_path_for_operation(op) == path)
 }
 
@@ -601,7 +602,7 @@ mod tests {
 
     #[test]
     fn ingest_paths_round_trip() {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             assert_eq!(
                 operation_for_ingest_path(ingest_path_for_operation(op)),
                 Some(op)

@@ -1141,7 +1141,11 @@ impl<'de> Visitor<'de> for KeySeed {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
         Ok(
-            match Operation::ALL.into_iter().find(|&op| jobs_member(op) == v) {
+            match Operation::ALL
+                .iter()
+                .copied()
+                .find(|&op| jobs_member(op) == v)
+            {
                 Some(op) if op == self.0 => Key::List,
                 Some(op) => Key::Foreign(jobs_member(op)),
                 None => Key::Other,

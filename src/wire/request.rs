@@ -187,7 +187,8 @@ impl<'a> Request<'a> {
 #[must_use]
 pub fn operation_for_path(path: &str) -> Option<Operation> {
     Operation::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|&op| path_for_operation(op) == path)
 }
 
@@ -208,7 +209,7 @@ mod tests {
 
     #[test]
     fn paths_round_trip_exactly() {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             assert_eq!(operation_for_path(path_for_operation(op)), Some(op));
             assert_eq!(
                 operation_for_path(&format!("{}/", path_for_operation(op))),

@@ -1100,7 +1100,8 @@ pub fn bench_count_jobs(
 fn head(op: Operation, buf: &[u8], first: usize) -> Head {
     let member = jobs_member(op).as_bytes();
     let others: Vec<&[u8]> = Operation::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|&o| o != op)
         .map(|o| jobs_member(o).as_bytes())
         .collect();

@@ -1148,7 +1148,7 @@ mod tests {
         assert!(close(REGIONS.iter().map(|r| r.1).sum()));
         assert!(close(RESOURCE_TYPES.iter().map(|r| r.weight).sum()));
         assert!(close(ERROR_CATEGORIES.iter().map(|r| r.1).sum()));
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let g = generator(op)?;
             assert!(close(g.states.iter().map(|s| s.weight).sum()), "{op}");
             // Each operation's table lists each of its states exactly once.
@@ -1166,7 +1166,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_jobs_different_seed_different_jobs() -> TestResult {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let a: Vec<_> = generator(op)?.take(1000).collect();
             let b: Vec<_> = generator(op)?.take(1000).collect();
             assert_eq!(a, b);
@@ -1238,7 +1238,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_valid_for_its_operation() -> TestResult {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let mut seen = BTreeSet::new();
             let mut no_threats = (0usize, 0usize);
             for job in generator(op)?.take(50_000) {
@@ -1302,7 +1302,7 @@ mod tests {
 
     #[test]
     fn records_enter_a_job_table() -> TestResult {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let mut table = backup_summaries::JobTable::new(op);
             for job in generator(op)?.take(2000) {
                 table.push(&job.to_record())?;
@@ -1401,7 +1401,7 @@ mod tests {
     #[test]
     fn json_has_the_wire_shape_of_each_operation() -> TestResult {
         use serde_json::Value;
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let mut line = String::new();
             for job in generator(op)?.take(3000) {
                 line.clear();

@@ -120,7 +120,7 @@ impl Writer {
             }
         }
         let mut service = write(service);
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             let _ = service.table_mut(op).expire(now);
         }
     }
@@ -337,7 +337,8 @@ fn op_code(op: Operation) -> u8 {
 
 fn operation(code: u8) -> Result<Operation, String> {
     Operation::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .find(|&op| op_code(op) == code)
         .ok_or_else(|| format!("unknown operation code {code}"))
 }
@@ -381,7 +382,7 @@ mod tests {
 
     #[test]
     fn operation_codes_round_trip() -> Result<(), String> {
-        for op in Operation::ALL {
+        for &op in Operation::ALL {
             assert_eq!(operation(op_code(op))?, op);
         }
         assert!(operation(4).is_err());
