@@ -137,8 +137,8 @@ fn encode(params: &[(String, String)]) -> String {
 /// aggregates the table, cuts the page (or, with `all_pages`, walks every page from there)
 /// and writes the body.
 ///
-/// This bypasses [`JobTable::answer`](backup_summaries::JobTable::answer)'s summary cache on purpose, so that `--timing`
-/// measures a full aggregation every time; the bytes are the ones [`Service::handle`] sends.
+/// This bypasses the [`Service`]'s summary cache on purpose, so that `--timing` measures a
+/// full aggregation every time; the bytes are the ones [`Service::handle`] sends.
 fn answer_from_scratch(
     service: &Service,
     op: Operation,
