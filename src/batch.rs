@@ -3,7 +3,7 @@
 //! A batch checks and interns each change as it is staged, into dictionaries of its own, so
 //! batches can be built on several threads (one per chunk of input) without the table, then
 //! concatenated with [`Batch::append`] and applied once with
-//! [`JobTable::apply`](crate::JobTable::apply). Anonymous jobs are counted per cell as they
+//! [`JobTable::apply`](crate::JobTable::apply)(crate::JobTable::apply). Anonymous jobs are counted per cell as they
 //! are staged, so a batch of N anonymous jobs holds O(cells), not O(N); identified changes
 //! keep their order.
 
@@ -11,11 +11,11 @@ use hashbrown::HashMap;
 
 use crate::error::RecordError;
 use crate::identity::{JobId, JobKey, Version};
-use crate::jobs::{remap, Dims, Fields, JobTable, Packed};
-use crate::record::JobRecord;
+use crate::intern::{remap, Dims, Packed, PACKED};
+use crate::record::{Fields, JobRecord};
 use crate::schema::Operation;
 
-/// Changes for one operation's [`JobTable`], checked and interned, not yet applied.
+/// Changes for one operation's [`JobTable`](crate::JobTable), checked and interned, not yet applied.
 ///
 /// ```
 /// use backup_summaries::{Batch, JobRecord, JobTable, Operation, State, UnixMillis, Version};
@@ -112,7 +112,7 @@ impl Batch {
         self.staged == 0
     }
 
-    /// Stages an upsert of `record` (see [`JobTable::upsert`]).
+    /// Stages an upsert of `record` (see [`JobTable::upsert`](crate::JobTable::upsert)).
     ///
     /// # Errors
     /// [`BatchError`] with this change's position when the record's state is not one of the
@@ -128,7 +128,7 @@ impl Batch {
     }
 
     /// Stages an upsert of `record` as the job with key `key`, whatever id the record
-    /// carries (see [`JobTable::upsert_key`]): for callers that keep keys rather than ids,
+    /// carries (see [`JobTable::upsert_key`](crate::JobTable::upsert_key)): for callers that keep keys rather than ids,
     /// such as a store rebuilding a table in large batches.
     ///
     /// ```
@@ -155,7 +155,7 @@ impl Batch {
             .map_err(|e| BatchError::new(self.staged, e))
     }
 
-    /// Stages `n` anonymous jobs with `record`'s values (see [`JobTable::add_count`]).
+    /// Stages `n` anonymous jobs with `record`'s values (see [`JobTable::add_count`](crate::JobTable::add_count)).
     ///
     /// # Errors
     /// As [`Batch::upsert`].
@@ -241,10 +241,14 @@ impl Batch {
         Ok(())
     }
 
-    /// Stages every non-empty cell of `table` as pre-counted anonymous jobs.
-    pub(crate) fn absorb_cells(&mut self, table: &JobTable) {
-        let maps = self.dims.absorb(&table.dims);
-        for (day, ids, n) in table.cells() {
+    /// Stages cells interned against `dims` (a table's) as pre-counted anonymous jobs.
+    pub(crate) fn add_cells(
+        &mut self,
+        dims: &Dims,
+        cells: impl Iterator<Item = (i64, [u32; PACKED], u64)>,
+    ) {
+        let maps = self.dims.absorb(dims);
+        for (day, ids, n) in cells {
             let packed = Packed {
                 day,
                 ids: remap(ids, &maps),

@@ -129,6 +129,7 @@ mod cursor;
 mod engine;
 mod error;
 mod identity;
+mod intern;
 mod jobs;
 mod period;
 mod query;

@@ -9,7 +9,6 @@ use std::str::FromStr;
 
 use crate::error::RecordError;
 use crate::identity::JobId;
-use crate::jobs::Fields;
 use crate::schema::{MalwareScanner, ScanResultStatus, State};
 use crate::time::UnixMillis;
 
@@ -297,6 +296,20 @@ impl JobRecord {
             result: self.scan_result_status,
         }
     }
+}
+
+/// One job's fields, checked (names are valid, the category is upper case), borrowed: what
+/// a table or a batch interns.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fields<'a> {
+    pub(crate) account: AccountId,
+    pub(crate) region: &'a str,
+    pub(crate) state: State,
+    pub(crate) resource_type: &'a str,
+    pub(crate) creation: UnixMillis,
+    pub(crate) category: Option<&'a str>,
+    pub(crate) scanner: Option<MalwareScanner>,
+    pub(crate) result: Option<ScanResultStatus>,
 }
 
 /// 1..=50 characters (SPEC §3).

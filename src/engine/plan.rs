@@ -5,7 +5,8 @@
 //! per query and table, in time proportional to the number of distinct values, never per
 //! record.
 
-use crate::jobs::{JobTable, ACCOUNT, CATEGORY, EXTRA, PACKED, REGION, RESOURCE_TYPE, STATE};
+use crate::intern::{ACCOUNT, CATEGORY, EXTRA, PACKED, REGION, RESOURCE_TYPE, STATE};
+use crate::jobs::JobTable;
 use crate::query::{Dimension, Query};
 use crate::record::AccountId;
 use crate::rows::{label_id, Labels, FIELDS};

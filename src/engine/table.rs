@@ -16,7 +16,8 @@
 use std::collections::HashSet;
 
 use crate::engine::plan::{Key, Layout, Plan};
-use crate::jobs::{Day, JobTable, Packing, Word, Words, EXTRA, PACKED, STATE};
+use crate::intern::{EXTRA, PACKED, STATE};
+use crate::jobs::{Day, JobTable, Packing, Word, Words};
 use crate::period::Buckets;
 use crate::query::Query;
 use crate::rows::{label_id, Labels, RawRow, FIELDS};
