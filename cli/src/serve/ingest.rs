@@ -14,7 +14,7 @@
 //! [`JobTable::apply`]: backup_summaries::JobTable::apply
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{mpsc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use backup_summaries::wire::{parse_changes, ApiError, Service};
@@ -144,21 +144,46 @@ impl Writer {
 /// on stderr. Jobs past retention are loaded too: the caller expires the tables (cheap) at
 /// once and the store (a scan of every job) after the server is up.
 pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> {
+    open_batched(dir, service, REBUILD_BATCH)
+}
+
+/// [`open`], handing jobs to the applying thread in batches of about `batch_len`.
+fn open_batched(dir: &Path, service: &mut Service, batch_len: usize) -> Result<Store, Failure> {
     let started = Instant::now();
     let store = Store::open(dir).map_err(Failure::error)?;
-    let mut rebuild = Rebuild::default();
-    let mut failure = None;
-    let summary = store
-        .load(|item| {
-            if failure.is_none() {
-                failure = rebuild.add(service, item).err();
+    // Two threads: this one reads the database and stages batches, the other applies them
+    // (about half the work each).
+    let (full, staged) = mpsc::sync_channel::<(Operation, Batch)>(1);
+    let (summary, applied) = std::thread::scope(|scope| {
+        let applier = scope.spawn(move || -> Result<(), String> {
+            // Jobs come back in key order, which is the identity index's slot order: each
+            // batch fills a few of its shards in one forward sweep.
+            for (op, batch) in staged {
+                service
+                    .table_mut(op)
+                    .apply(batch)
+                    .map_err(|e| e.to_string())?;
             }
-        })
-        .map_err(Failure::error)?;
-    if failure.is_none() {
-        failure = rebuild.flush(service).err();
-    }
-    if let Some(e) = failure {
+            Ok(())
+        });
+        let mut rebuild = Rebuild::new(full, batch_len);
+        let mut failure = None;
+        let summary = store.load(|item| {
+            if failure.is_none() {
+                failure = rebuild.add(item).err();
+            }
+        });
+        if failure.is_none() {
+            failure = rebuild.flush().err();
+        }
+        drop(rebuild); // closes the channel: the applier ends
+        let applied = applier
+            .join()
+            .unwrap_or_else(|_| Err("the rebuild thread panicked".into()));
+        (summary, failure.map_or(applied, Err))
+    });
+    let summary = summary.map_err(Failure::error)?;
+    if let Err(e) = applied {
         return Err(Failure::error(format!(
             "{}: a stored job cannot be loaded: {e}",
             store.path().display()
@@ -193,76 +218,95 @@ pub(super) fn authorized(given: Option<&[u8]>, token: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Identified jobs staged per batch during a restart: a batch of this many is applied at
-/// once, in the identity index's order ([`JobTable::apply`](backup_summaries::JobTable::apply)),
-/// about 64 MiB of staged changes.
-const REBUILD_BATCH: usize = 1 << 20;
+/// Changes staged per batch during a restart: a batch of this many is handed to the
+/// applying thread, about 32 MiB of staged changes.
+const REBUILD_BATCH: usize = 1 << 19;
 
 /// A restart in progress: strings already checked, by the store's dense text id (each
-/// distinct text is parsed once, not once per job), and each operation's staged jobs.
-#[derive(Debug, Default)]
+/// distinct text is parsed once, not once per job), and each operation's staged jobs, sent
+/// to the applying thread when full.
+#[derive(Debug)]
 struct Rebuild {
     regions: Vec<Option<Region>>,
     resource_types: Vec<Option<ResourceType>>,
     categories: Vec<Option<MessageCategory>>,
     batches: Vec<(Operation, Batch)>,
+    full: mpsc::SyncSender<(Operation, Batch)>,
+    /// The top byte of the last identified job's key.
+    last_shard: Option<u8>,
+    /// Jobs per batch, about.
+    batch_len: usize,
 }
 
 impl Rebuild {
-    /// Adds one stored item to its table.
-    fn add(&mut self, service: &mut Service, item: Loaded<'_>) -> Result<(), String> {
+    fn new(full: mpsc::SyncSender<(Operation, Batch)>, batch_len: usize) -> Self {
+        Self {
+            batch_len,
+            regions: Vec::new(),
+            resource_types: Vec::new(),
+            categories: Vec::new(),
+            batches: Vec::new(),
+            full,
+            last_shard: None,
+        }
+    }
+
+    /// Stages one stored item.
+    fn add(&mut self, item: Loaded<'_>) -> Result<(), String> {
+        let (op, job, shard) = match item {
+            Loaded::Identified { op, key, job, .. } => (op, job, Some((key >> 120) as u8)),
+            Loaded::Anonymous { op, job, .. } => (op, job, None),
+        };
+        let op = operation(op)?;
+        let record = self.record(op, &job)?;
+        let at = match self.batches.iter().position(|(o, _)| *o == op) {
+            Some(at) => at,
+            None => {
+                self.batches.push((op, Batch::new(op)));
+                self.batches.len() - 1
+            }
+        };
+        let Some((_, batch)) = self.batches.get_mut(at) else {
+            return Err("no batch".into());
+        };
+        // A full batch is sent before the first job of another top key byte: the identity
+        // index shards keys by that byte, and jobs come in key order, so each batch holds
+        // whole shards. (A batch with only the lower keys of a shard would be applied into a
+        // shard sized for them alone, yet crowded into its lower slots: every insert would
+        // walk to the end of one ever longer run of full slots.)
+        if batch.len() >= self.batch_len && shard != self.last_shard {
+            let full = std::mem::replace(batch, Batch::new(op));
+            self.full
+                .send((op, full))
+                .map_err(|_| "the rebuild stopped".to_owned())?;
+        }
+        self.last_shard = shard;
         match item {
-            Loaded::Identified {
-                op,
-                key,
-                version,
-                job,
-            } => {
-                let op = operation(op)?;
+            Loaded::Identified { key, version, .. } => {
                 let key = JobKey::from_u128(key).ok_or("a job key is even")?;
-                let record = self.record(op, &job)?;
-                let at = match self.batches.iter().position(|(o, _)| *o == op) {
-                    Some(at) => at,
-                    None => {
-                        self.batches.push((op, Batch::new(op)));
-                        self.batches.len() - 1
-                    }
-                };
-                let Some((_, batch)) = self.batches.get_mut(at) else {
-                    return Err("no batch".into());
-                };
                 batch
                     .upsert_key(key, &record, version.map(Version::from_secs))
-                    .map_err(|e| e.to_string())?;
-                if batch.len() >= REBUILD_BATCH {
-                    let full = std::mem::replace(batch, Batch::new(op));
-                    service
-                        .table_mut(op)
-                        .apply(full)
-                        .map_err(|e| e.to_string())?;
-                }
+                    .map_err(|e| e.to_string())
             }
-            Loaded::Anonymous { op, count, job } => {
-                let op = operation(op)?;
-                let record = self.record(op, &job)?;
-                service
-                    .table_mut(op)
-                    .add_count(&record, count)
-                    .map_err(|e| e.to_string())?;
+            Loaded::Anonymous { count, .. } => {
+                batch.add_count(&record, count).map_err(|e| e.to_string())
             }
+        }
+    }
+
+    /// Hands what is still staged to the applying thread.
+    fn flush(&mut self) -> Result<(), String> {
+        for (op, batch) in std::mem::take(&mut self.batches) {
+            self.send(op, batch)?;
         }
         Ok(())
     }
 
-    /// Applies what is still staged.
-    fn flush(&mut self, service: &mut Service) -> Result<(), String> {
-        for (op, batch) in self.batches.drain(..) {
-            service
-                .table_mut(op)
-                .apply(batch)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+    fn send(&self, op: Operation, batch: Batch) -> Result<(), String> {
+        // The applier only hangs up after a failure, which it reports itself.
+        self.full
+            .send((op, batch))
+            .map_err(|_| "the rebuild stopped".to_owned())
     }
 
     fn record(&mut self, op: Operation, job: &LoadedJob<'_>) -> Result<JobRecord, String> {
@@ -378,6 +422,64 @@ mod tests {
         assert!(!authorized(Some(b"bearer s3cret"), b"s3cret"));
         assert!(!authorized(Some(b"s3cret"), b"s3cret"));
         assert!(!authorized(None, b"s3cret"));
+    }
+
+    #[test]
+    fn a_restart_in_many_batches_rebuilds_every_job() -> Result<(), Box<dyn std::error::Error>> {
+        const DAY: i64 = 86_400_000;
+        let dir = tempfile::tempdir()?;
+        let job = |n: u32| StoredJob {
+            created_ms: 1_795_000_000_000 + i64::from(n % 5) * DAY,
+            account: 100_000_000_000 + u64::from(n % 7),
+            region: "us-east-1".to_owned(),
+            state: ["RUNNING", "COMPLETED", "FAILED"][(n % 3) as usize].to_owned(),
+            resource_type: "EBS".to_owned(),
+            message_category: (n % 2 == 0).then(|| "SUCCESS".to_owned()),
+            malware_scanner: None,
+            scan_result_status: None,
+        };
+        let key = |n: u32| JobKey::of(&format!("job-{n}")).as_u128();
+        {
+            // A small log limit: jobs come back from both `jobs` (in key order) and `log`.
+            let mut store = Store::open(dir.path())?.with_log_limit(500);
+            for chunk in (0..3000u32).collect::<Vec<_>>().chunks(700) {
+                let mut changes: Vec<Change> = chunk
+                    .iter()
+                    .map(|&n| Change::Upsert {
+                        op: u8::from(n % 10 == 0),
+                        key: key(n),
+                        version: Some(n + 1),
+                        job: job(n),
+                    })
+                    .collect();
+                changes.push(Change::Anonymous { op: 2, job: job(1) });
+                store.commit(&changes)?;
+            }
+        }
+        for batch_len in [1, 50, REBUILD_BATCH] {
+            let mut service = Service::new();
+            drop(open_batched(dir.path(), &mut service, batch_len).map_err(|e| format!("{e:?}"))?);
+            let backup = service.table(Operation::Backup);
+            assert_eq!(backup.identified_len(), 2700, "batch {batch_len}");
+            assert_eq!(service.table(Operation::Copy).identified_len(), 300);
+            assert_eq!(service.table(Operation::Restore).len(), 5);
+            for n in 0..3000u32 {
+                let op = if n % 10 == 0 {
+                    Operation::Copy
+                } else {
+                    Operation::Backup
+                };
+                let k = JobKey::from_u128(key(n)).ok_or("even key")?;
+                let got = service.table(op).get_key(k).ok_or("a job is missing")?;
+                assert_eq!(got.version(), Some(Version::from_secs(n + 1)));
+                assert_eq!(got.state().as_str(), job(n).state);
+                assert_eq!(
+                    got.account_id().map(AccountId::as_u64),
+                    Some(job(n).account)
+                );
+            }
+        }
+        Ok(())
     }
 
     #[test]
