@@ -174,7 +174,17 @@ fn main() -> Res<()> {
         Command::Expire { at, days } => {
             let mut db = Store::open(&at.dir)?.with_log_limit(at.log_limit);
             let t = Instant::now();
-            let gone = db.expire(END_MS - 30 * DAY_MS + days * DAY_MS)?;
+            let cutoff = END_MS - 30 * DAY_MS + days * DAY_MS;
+            let mut gone = db.expire_log(cutoff)?;
+            let mut after = None;
+            loop {
+                let step = db.expire_step(cutoff, after, store::EXPIRE_STEP_ROWS)?;
+                gone.identified += step.deleted;
+                match step.next {
+                    Some(key) => after = Some(key),
+                    None => break,
+                }
+            }
             println!(
                 "expire: {gone:?} in {:.3} s, files {}",
                 t.elapsed().as_secs_f64(),

@@ -14,7 +14,7 @@
 //! [`JobTable::apply`]: backup_summaries::JobTable::apply
 
 use std::path::Path;
-use std::sync::{mpsc, Mutex, PoisonError, RwLock};
+use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use backup_summaries::wire::{parse_changes, ApiError, Service};
@@ -24,7 +24,7 @@ use backup_summaries::{
 };
 
 use crate::error::Failure;
-use crate::store::{Change, Loaded, LoadedJob, Store, StoredJob, Text};
+use crate::store::{Change, Loaded, LoadedJob, Store, StoredJob, Text, EXPIRE_STEP_ROWS};
 
 /// `x-amzn-ErrorType` of a request without the ingest token (401).
 pub(super) const UNAUTHORIZED: &str = "UnauthorizedException";
@@ -36,30 +36,47 @@ const INVALID: &str = "InvalidParameterValueException";
 /// Milliseconds in a UTC day.
 const DAY_MS: i64 = 86_400_000;
 
-/// The write side of the server: the store, if any, behind the ingest mutex.
+/// The write side of the server: the store, if any, behind the ingest mutex, and the
+/// requests waiting for their group's commit.
 #[derive(Debug)]
 pub(super) struct Writer {
     store: Mutex<Option<Store>>,
+    /// Staged requests not yet committed, in arrival order.
+    waiting: Mutex<Vec<Arc<Waiting>>>,
+}
+
+/// A parsed, checked ingest request, ready to commit ([`Writer::stage`]).
+#[derive(Debug)]
+pub(super) struct Staged {
+    op: Operation,
+    changes: Vec<(JobRecord, Option<Version>)>,
+    batch: Batch,
+}
+
+/// A staged request in the queue, and its answer once its group is committed.
+#[derive(Debug)]
+struct Waiting {
+    staged: Mutex<Option<Staged>>,
+    answer: Mutex<Option<Result<Applied, ApiError>>>,
 }
 
 impl Writer {
     pub(super) fn new(store: Option<Store>) -> Self {
         Self {
             store: Mutex::new(store),
+            waiting: Mutex::new(Vec::new()),
         }
     }
 
-    /// Applies one ingest body for `op` to `service` (and the store first), all or nothing.
+    /// Parses and checks one ingest body for `op` (no lock taken): every error is found here.
     ///
     /// # Errors
-    /// `400` for a bad body (nothing changed); `500` when the store fails (nothing changed).
-    pub(super) fn ingest(
-        &self,
-        service: &RwLock<Service>,
+    /// `400` for a bad body.
+    pub(super) fn stage(
         op: Operation,
         body: &[u8],
         default_region: &Region,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Staged, ApiError> {
         let changes = parse_changes(op, body, Some(default_region))
             .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
         let mut batch = Batch::new(op);
@@ -68,57 +85,90 @@ impl Writer {
                 .upsert(record, *version)
                 .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
         }
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = store.as_mut() {
-            let plan = read(service).table(op).preview_versions(&batch);
-            let mut plan = plan.into_iter();
-            let mut durable = Vec::with_capacity(changes.len());
-            for (record, _) in &changes {
-                let Some(id) = record.job_id() else {
-                    durable.push(Change::Anonymous {
-                        op: op_code(op),
-                        job: stored(record),
-                    });
-                    continue;
-                };
-                if let Some((Outcome::Inserted | Outcome::Replaced, version)) = plan.next() {
-                    durable.push(Change::Upsert {
-                        op: op_code(op),
-                        key: id.key().as_u128(),
-                        version: version.map(Version::as_secs),
-                        job: stored(record),
-                    });
-                }
-            }
-            store.commit(&durable).map_err(|e| {
-                eprintln!("ingest: {e}");
-                ApiError::service_unavailable(format!(
-                    "the job store failed, nothing was applied: {e}"
-                ))
-            })?;
-        }
-        let applied = write(service).table_mut(op).apply(batch);
-        applied.map_err(|e| {
-            // Only past 2^28 distinct values of a field; the store already has the changes.
-            eprintln!("ingest: applying a stored batch failed: {e}");
-            ApiError::service_unavailable(format!("cannot apply the changes: {e}"))
-        })
+        Ok(Staged { op, changes, batch })
     }
 
-    /// Drops the jobs created before `today − retention` (SPEC §10) from the tables and the
-    /// store.
+    /// Applies a staged request to `service` (and the store first), all or nothing.
+    ///
+    /// Group commit: the request joins the queue, then waits for the ingest mutex. Whoever
+    /// gets it first takes every queued request, commits all their changes to the store in
+    /// one transaction (one fsync), applies them, and leaves each request its answer; a
+    /// request whose answer is already there when it gets the mutex returns it. So a `200`
+    /// still means committed, and a request is still applied wholly or not at all.
+    ///
+    /// # Errors
+    /// `503` when the store fails (nothing of the group is applied).
+    pub(super) fn commit(
+        &self,
+        service: &RwLock<Service>,
+        staged: Staged,
+    ) -> Result<Applied, ApiError> {
+        let mine = Arc::new(Waiting {
+            staged: Mutex::new(Some(staged)),
+            answer: Mutex::new(None),
+        });
+        lock(&self.waiting).push(Arc::clone(&mine));
+        let mut store = lock(&self.store);
+        if let Some(answer) = lock(&mine.answer).take() {
+            return answer; // committed by an earlier group's leader
+        }
+        let group = std::mem::take(&mut *lock(&self.waiting));
+        let requests: Vec<Staged> = group
+            .iter()
+            .filter_map(|w| lock(&w.staged).take())
+            .collect();
+        let mut answers = commit_group(store.as_mut(), service, requests).into_iter();
+        let mut own = None;
+        for waiting in &group {
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")));
+            if Arc::ptr_eq(waiting, &mine) {
+                own = Some(answer);
+            } else {
+                *lock(&waiting.answer) = Some(answer);
+            }
+        }
+        // Only now may the next request take the mutex: it must find its answer if it was
+        // in this group.
+        drop(store);
+        own.unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")))
+    }
+
+    /// Drops the jobs created before `today − retention` (SPEC §10) from the store and the
+    /// tables. The store is expired in steps of [`EXPIRE_STEP_ROWS`] rows, each taking the
+    /// ingest mutex for one short transaction, so ingest goes on meanwhile.
     pub(super) fn expire(&self, service: &RwLock<Service>, retain_days: u32, now: UnixMillis) {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let cutoff = now
             .as_millis()
             .div_euclid(DAY_MS)
             .saturating_sub(i64::from(retain_days))
             .saturating_mul(DAY_MS);
-        if let Some(store) = store.as_mut() {
-            if let Err(e) = store.expire(cutoff) {
-                eprintln!("expire: {e}");
+        let mut failed = match lock(&self.store).as_mut() {
+            Some(store) => store.expire_log(cutoff).err(),
+            None => return self.expire_tables(service, now),
+        };
+        let mut after = None;
+        while failed.is_none() {
+            let mut store = lock(&self.store);
+            let Some(store) = store.as_mut() else {
+                return; // closed meanwhile
+            };
+            match store.expire_step(cutoff, after, EXPIRE_STEP_ROWS) {
+                Ok(step) => match step.next {
+                    Some(key) => after = Some(key),
+                    None => break,
+                },
+                Err(e) => failed = Some(e),
             }
         }
+        if let Some(e) = failed {
+            eprintln!("expire: {e}");
+        }
+        self.expire_tables(service, now);
+    }
+
+    fn expire_tables(&self, service: &RwLock<Service>, now: UnixMillis) {
         let mut service = write(service);
         for &op in Operation::ALL {
             let _ = service.table_mut(op).expire(now);
@@ -127,17 +177,123 @@ impl Writer {
 
     /// Closes the store (after the last request): waits for a write in progress.
     pub(super) fn close(&self) {
-        let store = self
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let store = lock(&self.store).take();
         if let Some(store) = store {
             let path = store.path().display().to_string();
             drop(store);
             eprintln!("closed {path}");
         }
     }
+}
+
+/// Commits and applies a group of requests (under the ingest mutex); one answer per
+/// request, in order.
+fn commit_group(
+    store: Option<&mut Store>,
+    service: &RwLock<Service>,
+    requests: Vec<Staged>,
+) -> Vec<Result<Applied, ApiError>> {
+    let Some(store) = store else {
+        // In memory: nothing to wait for, so each request is applied on its own.
+        return requests
+            .into_iter()
+            .map(|r| apply(service, r.op, r.batch))
+            .collect();
+    };
+    // One batch per operation, the requests' changes in arrival order: the preview of the
+    // joined batch tells what each change will do after the ones before it.
+    let n = requests.len();
+    let mut joined: Vec<(Operation, Batch)> = Vec::new();
+    let mut records = Vec::with_capacity(n);
+    for r in requests {
+        let at = match joined.iter().position(|(op, _)| *op == r.op) {
+            Some(at) => at,
+            None => {
+                joined.push((r.op, Batch::new(r.op)));
+                joined.len() - 1
+            }
+        };
+        if let Some((_, batch)) = joined.get_mut(at) {
+            if let Err(e) = batch.append(r.batch) {
+                return vec![Err(unavailable(&e)); n];
+            }
+        }
+        records.push((r.op, r.changes));
+    }
+    let mut plans: Vec<(Operation, Plan)> = {
+        let service = read(service);
+        joined
+            .iter()
+            .map(|(op, batch)| (*op, service.table(*op).preview_versions(batch).into_iter()))
+            .collect()
+    };
+    let mut durable = Vec::new();
+    let mut counts = Vec::with_capacity(n);
+    for (op, changes) in &records {
+        let mut applied = Applied::default();
+        let mut plan = plans.iter_mut().find(|(o, _)| o == op).map(|(_, p)| p);
+        for (record, _) in changes {
+            let Some(id) = record.job_id() else {
+                applied.inserted += 1;
+                durable.push(Change::Anonymous {
+                    op: op_code(*op),
+                    job: stored(record),
+                });
+                continue;
+            };
+            let outcome = plan.as_mut().and_then(|p| p.next());
+            match outcome {
+                Some((Outcome::Inserted, _)) => applied.inserted += 1,
+                Some((Outcome::Replaced, _)) => applied.replaced += 1,
+                Some((Outcome::Stale, _)) => applied.stale += 1,
+                _ => {}
+            }
+            if let Some((Outcome::Inserted | Outcome::Replaced, version)) = outcome {
+                durable.push(Change::Upsert {
+                    op: op_code(*op),
+                    key: id.key().as_u128(),
+                    version: version.map(Version::as_secs),
+                    job: stored(record),
+                });
+            }
+        }
+        counts.push(Ok(applied));
+    }
+    if let Err(e) = store.commit(&durable) {
+        eprintln!("ingest: {e}");
+        let error = ApiError::service_unavailable(format!(
+            "the job store failed, nothing was applied: {e}"
+        ));
+        return vec![Err(error); n];
+    }
+    for (op, batch) in joined {
+        if let Err(e) = apply(service, op, batch) {
+            return vec![Err(e); n];
+        }
+    }
+    counts
+}
+
+/// What each identified change of a joined batch does ([`JobTable::preview_versions`]).
+///
+/// [`JobTable::preview_versions`]: backup_summaries::JobTable::preview_versions
+type Plan = std::vec::IntoIter<(Outcome, Option<Version>)>;
+
+/// Applies a checked batch to its table.
+fn apply(service: &RwLock<Service>, op: Operation, batch: Batch) -> Result<Applied, ApiError> {
+    write(service).table_mut(op).apply(batch).map_err(|e| {
+        // Only past 2^28 distinct values of a field; the store already has the changes.
+        eprintln!("ingest: applying a stored batch failed: {e}");
+        unavailable(&e)
+    })
+}
+
+fn unavailable(e: &impl std::fmt::Display) -> ApiError {
+    ApiError::service_unavailable(format!("cannot apply the changes: {e}"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Opens the store in `dir` and rebuilds `service`'s tables from it. Reports what it loaded
