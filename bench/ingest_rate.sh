@@ -2,7 +2,8 @@
 # ingest_rate.sh PORT [BIN] [DATA_DIR]: changes per second into a fresh `serve`, from four
 # `ingest` clients sending g1..g4.jsonl (in the current directory; make them with
 # `generate --operation backup --jobs 500000 --seed N > gN.jsonl`) in JSON Lines batches of
-# 10,000 records. With DATA_DIR (emptied first), the server keeps every change there.
+# 10,000 records. With DATA_DIR (emptied first, unless KEEP=1), the server keeps every change
+# there; the clock starts once the server answers (after it has loaded DATA_DIR).
 # Prints the wall time, the rate and the load average. Used for README.md ("Live ingest").
 set -euo pipefail
 PORT=$1 B=${2:-target/release/backup-summaries} DIR=${3:-}
@@ -12,7 +13,7 @@ if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
     exit 1
 fi
 args=(--listen "127.0.0.1:$PORT" --now 2026-11-27T00:00:00Z)
-if [ -n "$DIR" ]; then rm -rf "$DIR"; args+=(--data-dir "$DIR"); else args+=(--backup-jobs empty.jsonl); fi
+if [ -n "$DIR" ]; then [ -n "${KEEP:-}" ] || rm -rf "$DIR"; args+=(--data-dir "$DIR"); else args+=(--backup-jobs empty.jsonl); fi
 "$B" serve "${args[@]}" > /dev/null 2> ingest_rate.err &
 pid=$!
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do
