@@ -4,11 +4,17 @@
 //! One request is all or nothing, and a `200` means durable:
 //! 1. the body is parsed and staged into a [`Batch`] outside any lock (every check happens
 //!    here: a bad record is a `400` and nothing changes);
-//! 2. under the ingest mutex (which the expiry timer takes too, so nothing else writes),
-//!    [`JobTable::preview_versions`] under a read lock tells what each identified change will
-//!    do; exactly the changes that apply go to the store in one transaction (fsync'd);
-//! 3. the service's write lock is taken only to [`JobTable::apply`] the batch, so queries
-//!    (read lock) never wait for a parse, an fsync or a store merge.
+//! 2. the request joins the commit queue; whoever takes the ingest mutex (which each step of
+//!    the expiry timer takes too, so nothing else writes meanwhile) commits every queued
+//!    request as one group: [`JobTable::preview_versions`] under a read lock tells what each
+//!    identified change of their joined batches will do, and exactly the changes that apply
+//!    go to the store in one transaction (fsync'd);
+//! 3. the service's write lock is taken only to [`JobTable::apply`] the joined batches, so
+//!    queries (read lock) never wait for a parse, an fsync or a store merge; then each request
+//!    of the group gets its own counts, none before the commit.
+//!
+//! A restart ([`open`]) streams the store back in key order on one thread and applies it in
+//! batches of whole identity-index shards on another.
 //!
 //! [`JobTable::preview_versions`]: backup_summaries::JobTable::preview_versions
 //! [`JobTable::apply`]: backup_summaries::JobTable::apply
