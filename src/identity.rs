@@ -245,6 +245,27 @@ impl IdIndex {
         }
     }
 
+    /// Makes room for the new keys among `keys` shard by shard, counting each shard's own
+    /// share: a batch whose keys crowd a few shards (keys read back in key order, which is
+    /// shard order) must not fill those shards up while it is applied in slot order, or each
+    /// insert would walk to the end of an ever longer run of full slots (quadratic).
+    pub(crate) fn reserve_keys(&mut self, keys: impl Iterator<Item = JobKey>) {
+        let mut per_shard = [0usize; SHARDS];
+        for key in keys {
+            if let Some(n) = per_shard.get_mut(shard_of(key)) {
+                *n += 1;
+            }
+        }
+        for (shard, add) in self.shards.iter_mut().zip(per_shard) {
+            // Keys already present need no room: over-reserving is harmless, and cheaper
+            // than probing each key first.
+            let need = shard.len.saturating_add(add);
+            if add > 0 && need > Shard::max_len(shard.slots.len()) {
+                shard.grow(need);
+            }
+        }
+    }
+
     /// Where `key` would be looked up from at the current capacity, as one number ordered
     /// by shard, then by home slot: sorting keys by it makes a run of lookups walk the index
     /// in order instead of at random.
@@ -491,10 +512,13 @@ fn capacity_for(n: usize) -> usize {
     (n / 4 * 5 + 5).max(16)
 }
 
-/// The home slot of a key in a table of `cap` slots: the high bits of a mixed key, scaled.
+/// The home slot of a key in a table of `cap` slots: the 64 key bits below the shard byte,
+/// scaled. Keys are already uniform hashes (XXH3), so no mixing is needed, and a shard's keys
+/// in ascending order have ascending home slots: a run of keys read back in key order (as a
+/// store keeps them) fills the index in one forward sweep.
 fn home_of(lo: u64, hi: u64, cap: usize) -> usize {
-    let mixed = (lo ^ hi.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    ((u128::from(mixed) * cap as u128) >> 64) as usize
+    let bits = (hi << 8) | (lo >> 56);
+    ((u128::from(bits) * cap as u128) >> 64) as usize
 }
 
 #[cfg(test)]
@@ -578,6 +602,40 @@ mod tests {
             assert_eq!(index.get(*k), Some(*e));
         }
         assert_eq!(index.get(JobKey::of("absent")), None);
+    }
+
+    #[test]
+    fn home_slots_ascend_with_keys_within_a_shard() {
+        let mut keys: Vec<JobKey> = (0..5000).map(|i| JobKey::of(&i.to_string())).collect();
+        keys.sort();
+        let place = |k: &JobKey| (shard_of(*k), home_of(k.0 as u64, (k.0 >> 64) as u64, 977));
+        let homes: Vec<(usize, usize)> = keys.iter().map(place).collect();
+        assert!(homes.windows(2).all(|w| matches!(w, [a, b] if a <= b)));
+        assert!(homes.iter().all(|&(_, h)| h < 977));
+    }
+
+    #[test]
+    fn reserve_keys_makes_room_in_the_shards_the_keys_crowd() {
+        // Keys of three shards only, in key order: as a store reads a range of them back.
+        let mut keys: Vec<JobKey> = (0..200_000)
+            .map(|i| JobKey::of(&i.to_string()))
+            .filter(|k| shard_of(*k) < 3)
+            .collect();
+        keys.sort();
+        let mut index = IdIndex::default();
+        index.reserve_keys(keys.iter().copied());
+        let capacities: Vec<usize> = index.shards.iter().map(|s| s.slots.len()).collect();
+        for (n, &k) in keys.iter().enumerate() {
+            index.update(k, |_| Some(entry(n as u32, 0)));
+        }
+        assert_eq!(index.len(), keys.len());
+        // Nothing grew while the keys went in, and the other shards were left alone.
+        let after: Vec<usize> = index.shards.iter().map(|s| s.slots.len()).collect();
+        assert_eq!(capacities, after);
+        assert!(index.shards.iter().skip(3).all(|s| s.slots.is_empty()));
+        for (n, &k) in keys.iter().enumerate() {
+            assert_eq!(index.get(k), Some(entry(n as u32, 0)));
+        }
     }
 
     #[test]

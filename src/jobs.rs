@@ -677,26 +677,36 @@ impl JobTable {
         let mut changes = changes;
         if changes.len() > SORTED_APPLY_MIN {
             // Only here: reserving touches every shard, which a small batch need not.
-            let upserts = changes
-                .iter()
-                .filter(|c| matches!(c, crate::batch::Change::Upsert { .. }))
-                .count();
-            self.ids.reserve(upserts);
+            self.ids
+                .reserve_keys(changes.iter().filter_map(|c| match *c {
+                    crate::batch::Change::Upsert { key, .. } => Some(key),
+                    crate::batch::Change::Remove(_) => None,
+                }));
+            let slot = |c: &crate::batch::Change| match *c {
+                crate::batch::Change::Upsert { key, .. } | crate::batch::Change::Remove(key) => {
+                    self.ids.home_slot(key)
+                }
+            };
+            // Changes already in slot order (keys read back in key order, as a store
+            // holds them: a key's slot follows from its high bits) need no sort.
+            let sorted = changes.windows(2).all(|w| match w {
+                [a, b] => slot(a) <= slot(b),
+                _ => true,
+            });
             // Sort (slot, position) pairs, not the changes: small, and the position keeps
             // the sort stable.
-            let mut order: Vec<(usize, usize)> = changes
-                .iter()
-                .enumerate()
-                .map(|(at, c)| match *c {
-                    crate::batch::Change::Upsert { key, .. }
-                    | crate::batch::Change::Remove(key) => (self.ids.home_slot(key), at),
-                })
-                .collect();
-            order.sort_unstable();
-            changes = order
-                .into_iter()
-                .filter_map(|(_, at)| changes.get(at).copied())
-                .collect();
+            if !sorted {
+                let mut order: Vec<(usize, usize)> = changes
+                    .iter()
+                    .enumerate()
+                    .map(|(at, c)| (slot(c), at))
+                    .collect();
+                order.sort_unstable();
+                changes = order
+                    .into_iter()
+                    .filter_map(|(_, at)| changes.get(at).copied())
+                    .collect();
+            }
         }
         for (packed, n) in anonymous {
             let ids = remap(packed.ids, &maps);

@@ -174,7 +174,26 @@ fn main() -> Res<()> {
         Command::Expire { at, days } => {
             let mut db = Store::open(&at.dir)?.with_log_limit(at.log_limit);
             let t = Instant::now();
-            let gone = db.expire(END_MS - 30 * DAY_MS + days * DAY_MS)?;
+            let cutoff = END_MS - 30 * DAY_MS + days * DAY_MS;
+            let mut gone = db.expire_log(cutoff)?;
+            let log_pass = t.elapsed();
+            let (mut after, mut steps, mut slowest) = (None, 0, Duration::ZERO);
+            loop {
+                let s = Instant::now();
+                let step = db.expire_step(cutoff, after, store::EXPIRE_STEP_ROWS)?;
+                slowest = slowest.max(s.elapsed());
+                steps += 1;
+                gone.identified += step.deleted;
+                match step.next {
+                    Some(key) => after = Some(key),
+                    None => break,
+                }
+            }
+            println!(
+                "  log pass {:.1} ms, then {steps} steps, the slowest {:.1} ms",
+                log_pass.as_secs_f64() * 1e3,
+                slowest.as_secs_f64() * 1e3
+            );
             println!(
                 "expire: {gone:?} in {:.3} s, files {}",
                 t.elapsed().as_secs_f64(),

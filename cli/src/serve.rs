@@ -469,7 +469,8 @@ async fn handle(
 }
 
 /// Answers `POST /ingest/<kind>-jobs` (SPEC §11): token, size limit, then the write path
-/// ([`ingest::Writer::ingest`]) off the async workers, under the same limits as queries.
+/// ([`ingest::Writer::stage`], then [`ingest::Writer::commit`]) off the async workers, under
+/// the same limits as queries.
 async fn ingest_request(
     state: Arc<AppState>,
     method: Method,
@@ -566,11 +567,13 @@ async fn ingest_request(
     let shared = Arc::clone(&state);
     let id = request_id.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let _permits = (admitted, computing);
-        match shared
-            .writer
-            .ingest(&shared.service, op, &bytes, &shared.default_region)
-        {
+        let staged = ingest::Writer::stage(op, &bytes, &shared.default_region);
+        // Parsing was the computation; waiting for the group commit (an fsync) is not, so
+        // the slot goes to the next request while this one waits, queued by `admitted`.
+        drop(computing);
+        let answer = staged.and_then(|staged| shared.writer.commit(&shared.service, staged));
+        drop(admitted);
+        match answer {
             Ok(applied) => ingested_response(&id, &applied),
             Err(e) => e.to_response(&id),
         }

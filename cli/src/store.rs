@@ -163,14 +163,27 @@ pub(crate) struct LoadSummary {
     pub(crate) anonymous_jobs: u64,
 }
 
-/// What [`Store::expire`] deleted.
+/// What [`Store::expire_log`] (and the steps after it) deleted.
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub(crate) struct Expired {
-    /// Identified jobs deleted.
+    /// Rows of identified jobs deleted or turned into removals: the expired jobs, plus any
+    /// superseded row of a job whose newer version in the log stays.
     pub(crate) identified: u64,
     /// Anonymous groups (one operation, day and dimension set each) deleted.
     pub(crate) anonymous_groups: u64,
 }
+
+/// What one [`Store::expire_step`] did.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) struct ExpireStep {
+    /// Rows of `jobs` deleted.
+    pub(crate) deleted: u64,
+    /// The row key the next step starts after; `None` when every row was scanned.
+    pub(crate) next: Option<[u8; 17]>,
+}
+
+/// Rows of `jobs` one expiry step scans: tens of milliseconds of work.
+pub(crate) const EXPIRE_STEP_ROWS: usize = 65_536;
 
 /// What the store was doing when SQLite failed; part of [`StoreError`]'s message.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -370,23 +383,39 @@ impl Store {
         }
     }
 
-    /// Durably deletes the identified jobs created before `cutoff_ms`, and the anonymous groups
-    /// whose whole UTC day lies before it (all of them when `cutoff_ms` is a day boundary, as
-    /// SPEC §10's `today − retention` is). Merges the log first, and scans every job: seconds
-    /// for millions of jobs, so run it daily, not per request.
+    /// The first part of an expiry (one short transaction): every log entry of a job created
+    /// before `cutoff_ms` becomes a removal (so it can neither revive the job nor leave an
+    /// older version of it in force), and the anonymous groups of the days before the
+    /// cutoff's are deleted. Returns the groups deleted; `identified` counts the log entries
+    /// turned into removals that were a job's latest.
     ///
     /// # Errors
     ///
-    /// SQLite failed, or a row is damaged; then nothing is deleted.
-    pub(crate) fn expire(&mut self, cutoff_ms: i64) -> Result<Expired, StoreError> {
-        let (identified, anonymous_groups, job_rows) = self
-            .delete_before(cutoff_ms)
+    /// SQLite failed, or a log row is damaged; then nothing changed.
+    pub(crate) fn expire_log(&mut self, cutoff_ms: i64) -> Result<Expired, StoreError> {
+        self.expire_log_tx(cutoff_ms)
+            .map_err(|e| e.locate(&self.path, Action::Expire))
+    }
+
+    /// One step of an expiry (one transaction): deletes the jobs of `jobs` created before
+    /// `cutoff_ms` among the next `rows` rows after the row key `after` (from the start when
+    /// `None`). `next` is where the next step starts, `None` after the last row. A job whose
+    /// newer version is in the log stays as that version says (the log overrides `jobs`).
+    ///
+    /// # Errors
+    ///
+    /// SQLite failed, or a row is damaged; then nothing of this step changed.
+    pub(crate) fn expire_step(
+        &mut self,
+        cutoff_ms: i64,
+        after: Option<[u8; 17]>,
+        rows: usize,
+    ) -> Result<ExpireStep, StoreError> {
+        let step = self
+            .expire_step_tx(cutoff_ms, after, rows)
             .map_err(|e| e.locate(&self.path, Action::Expire))?;
-        (self.log_rows, self.job_rows) = (0, job_rows);
-        Ok(Expired {
-            identified,
-            anonymous_groups,
-        })
+        self.job_rows = self.job_rows.saturating_sub(step.deleted);
+        Ok(step)
     }
 
     /// Streams every stored job to `visit`: identified jobs, then anonymous groups. This is how
@@ -450,38 +479,93 @@ impl Store {
         Ok((log_rows, job_rows))
     }
 
-    /// [`Store::expire`]: returns the jobs and groups deleted, and the jobs left.
-    fn delete_before(&mut self, cutoff_ms: i64) -> Result<(u64, u64, u64), Failed> {
+    fn expire_log_tx(&mut self, cutoff_ms: i64) -> Result<Expired, Failed> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        merge(&tx)?; // so that no log entry can hide or revive an expired job
         let mut old = Vec::new();
+        let mut latest: HashMap<[u8; 17], i64, BuildHasherDefault<KeyHasher>> = HashMap::default();
         {
-            let mut stmt = tx.prepare("SELECT key, job FROM jobs")?;
+            let mut stmt = tx.prepare("SELECT seq, key, job FROM log")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                latest.insert(row.get(1)?, seq);
+                if let Some(job) = row.get_ref(2)?.as_blob_or_null()? {
+                    let packed = Packed::parse(job).ok_or_else(|| damaged_job("log", job))?;
+                    if packed.created_ms < cutoff_ms {
+                        old.push((seq, row.get::<_, [u8; 17]>(1)?));
+                    }
+                }
+            }
+            let mut remove = tx.prepare("UPDATE log SET job = NULL WHERE seq = ?1")?;
+            for (seq, _) in &old {
+                remove.execute([seq])?;
+            }
+        }
+        let identified = old
+            .iter()
+            .filter(|(seq, key)| latest.get(key) == Some(seq))
+            .count();
+        let groups = tx.execute(
+            "DELETE FROM anonymous WHERE day < ?1",
+            [cutoff_ms.div_euclid(DAY_MS)],
+        )?;
+        tx.commit()?;
+        Ok(Expired {
+            identified: widen(identified),
+            anonymous_groups: widen(groups),
+        })
+    }
+
+    fn expire_step_tx(
+        &mut self,
+        cutoff_ms: i64,
+        after: Option<[u8; 17]>,
+        rows: usize,
+    ) -> Result<ExpireStep, Failed> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut old = Vec::new();
+        let (mut seen, mut last) = (0usize, None);
+        {
+            let mut stmt = tx
+                .prepare_cached("SELECT key, job FROM jobs WHERE key > ?1 ORDER BY key LIMIT ?2")?;
+            let limit = i64::try_from(rows.max(1)).unwrap_or(i64::MAX);
+            // An empty blob sorts before every key.
+            let mut rows_read =
+                stmt.query(params![after.as_ref().map_or(&[][..], |k| &k[..]), limit])?;
+            while let Some(row) = rows_read.next()? {
+                let key: [u8; 17] = row.get(0)?;
                 let job = row.get_ref(1)?.as_blob()?;
                 if Packed::parse(job)
                     .ok_or_else(|| damaged_job("jobs", job))?
                     .created_ms
                     < cutoff_ms
                 {
-                    old.push(row.get::<_, [u8; 17]>(0)?);
+                    old.push(key);
                 }
+                seen += 1;
+                last = Some(key);
             }
-            let mut delete = tx.prepare("DELETE FROM jobs WHERE key = ?1")?;
+            let mut delete = tx.prepare_cached("DELETE FROM jobs WHERE key = ?1")?;
             for key in &old {
                 delete.execute([key])?;
             }
         }
-        let groups = tx.execute(
-            "DELETE FROM anonymous WHERE day < ?1",
-            [cutoff_ms.div_euclid(DAY_MS)],
-        )?;
-        let job_rows = count_jobs(&tx)?;
+        let deleted = widen(old.len());
+        if deleted > 0 {
+            tx.execute(
+                "UPDATE meta SET value = max(value - ?1, 0) WHERE name = 'jobs'",
+                [i64::try_from(deleted).unwrap_or(i64::MAX)],
+            )?;
+        }
         tx.commit()?;
-        Ok((widen(old.len()), widen(groups), job_rows))
+        Ok(ExpireStep {
+            deleted,
+            next: if seen < rows.max(1) { None } else { last },
+        })
     }
 
     fn read_all(&self, visit: &mut impl FnMut(Loaded<'_>)) -> Result<LoadSummary, Failed> {
@@ -1047,6 +1131,21 @@ mod tests {
         }
     }
 
+    /// An expiry in one go: [`Store::expire_log`], then [`Store::expire_step`] until every
+    /// row is scanned (as `serve` does, letting commits in between).
+    fn expire(store: &mut Store, cutoff_ms: i64) -> Result<Expired, StoreError> {
+        let mut gone = store.expire_log(cutoff_ms)?;
+        let mut after = None;
+        loop {
+            let step = store.expire_step(cutoff_ms, after, 64)?;
+            gone.identified += step.deleted;
+            match step.next {
+                Some(key) => after = Some(key),
+                None => return Ok(gone),
+            }
+        }
+    }
+
     const DAY0: i64 = 20_000 * DAY_MS;
 
     #[test]
@@ -1144,11 +1243,12 @@ mod tests {
             },
         ])?;
         let cutoff = DAY0 + DAY_MS;
-        let gone = store.expire(cutoff)?;
+        let gone = expire(&mut store, cutoff)?;
+        // Jobs 2 and 3, and job 1's superseded row in `jobs`.
         assert_eq!(
             gone,
             Expired {
-                identified: 2,
+                identified: 3,
                 anonymous_groups: 1
             }
         );
@@ -1158,6 +1258,55 @@ mod tests {
         let expected = BTreeMap::from([((0, 1), (None, d12)), ((0, 4), (None, d11.clone()))]);
         assert_eq!(identified, expected);
         assert_eq!(anonymous, BTreeMap::from([((1, d11), 1)]));
+        Ok(())
+    }
+
+    #[test]
+    fn expiry_in_steps_lets_commits_in_between_and_loses_none() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path())?.with_log_limit(50);
+        let (old, new) = (
+            job(DAY0, "RUNNING", None),
+            job(DAY0 + DAY_MS, "RUNNING", None),
+        );
+        // 200 jobs merged into `jobs`, even keys old, odd keys new.
+        let all: Vec<Change> = (0..200u32)
+            .map(|k| upsert(0, u128::from(k), None, if k % 2 == 0 { &old } else { &new }))
+            .collect();
+        store.commit(&all)?;
+        let cutoff = DAY0 + DAY_MS;
+        let mut after = None;
+        let mut steps = 0u32;
+        loop {
+            let step = store.expire_step(cutoff, after, 16)?;
+            steps += 1;
+            // Between steps: an old job made current again, a new job made old, a new one.
+            let k = u128::from(steps) * 2;
+            store.commit(&[
+                upsert(0, k, None, &new),
+                upsert(0, k + 1, None, &old),
+                upsert(1, k, None, &new),
+            ])?;
+            match step.next {
+                Some(key) => after = Some(key),
+                None => break,
+            }
+        }
+        assert!(steps >= 13, "{steps} steps");
+        // Old versions committed during the steps go at the next expiry's log pass.
+        store.expire_log(cutoff)?;
+        let expected: BTreeMap<(u8, u128), (Option<u32>, StoredJob)> = (0..200u32)
+            .map(u128::from)
+            .filter_map(|k| {
+                let rewritten = k >= 2 && k <= u128::from(steps) * 2 + 1;
+                let is_new = if rewritten { k % 2 == 0 } else { k % 2 == 1 };
+                is_new.then(|| ((0, k), (None, new.clone())))
+            })
+            .chain((1..=steps).map(|s| ((1, u128::from(s) * 2), (None, new.clone()))))
+            .collect();
+        drop(store);
+        let (identified, _) = snapshot(&Store::open(dir.path())?)?;
+        assert_eq!(identified, expected);
         Ok(())
     }
 

@@ -4,17 +4,23 @@
 //! One request is all or nothing, and a `200` means durable:
 //! 1. the body is parsed and staged into a [`Batch`] outside any lock (every check happens
 //!    here: a bad record is a `400` and nothing changes);
-//! 2. under the ingest mutex (which the expiry timer takes too, so nothing else writes),
-//!    [`JobTable::preview_versions`] under a read lock tells what each identified change will
-//!    do; exactly the changes that apply go to the store in one transaction (fsync'd);
-//! 3. the service's write lock is taken only to [`JobTable::apply`] the batch, so queries
-//!    (read lock) never wait for a parse, an fsync or a store merge.
+//! 2. the request joins the commit queue; whoever takes the ingest mutex (which each step of
+//!    the expiry timer takes too, so nothing else writes meanwhile) commits every queued
+//!    request as one group: [`JobTable::preview_versions`] under a read lock tells what each
+//!    identified change of their joined batches will do, and exactly the changes that apply
+//!    go to the store in one transaction (fsync'd);
+//! 3. the service's write lock is taken only to [`JobTable::apply`] the joined batches, so
+//!    queries (read lock) never wait for a parse, an fsync or a store merge; then each request
+//!    of the group gets its own counts, none before the commit.
+//!
+//! A restart ([`open`]) streams the store back in key order on one thread and applies it in
+//! batches of whole identity-index shards on another.
 //!
 //! [`JobTable::preview_versions`]: backup_summaries::JobTable::preview_versions
 //! [`JobTable::apply`]: backup_summaries::JobTable::apply
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use backup_summaries::wire::{parse_changes, ApiError, Service};
@@ -24,7 +30,7 @@ use backup_summaries::{
 };
 
 use crate::error::Failure;
-use crate::store::{Change, Loaded, LoadedJob, Store, StoredJob, Text};
+use crate::store::{Change, Loaded, LoadedJob, Store, StoredJob, Text, EXPIRE_STEP_ROWS};
 
 /// `x-amzn-ErrorType` of a request without the ingest token (401).
 pub(super) const UNAUTHORIZED: &str = "UnauthorizedException";
@@ -36,30 +42,47 @@ const INVALID: &str = "InvalidParameterValueException";
 /// Milliseconds in a UTC day.
 const DAY_MS: i64 = 86_400_000;
 
-/// The write side of the server: the store, if any, behind the ingest mutex.
+/// The write side of the server: the store, if any, behind the ingest mutex, and the
+/// requests waiting for their group's commit.
 #[derive(Debug)]
 pub(super) struct Writer {
     store: Mutex<Option<Store>>,
+    /// Staged requests not yet committed, in arrival order.
+    waiting: Mutex<Vec<Arc<Waiting>>>,
+}
+
+/// A parsed, checked ingest request, ready to commit ([`Writer::stage`]).
+#[derive(Debug)]
+pub(super) struct Staged {
+    op: Operation,
+    changes: Vec<(JobRecord, Option<Version>)>,
+    batch: Batch,
+}
+
+/// A staged request in the queue, and its answer once its group is committed.
+#[derive(Debug)]
+struct Waiting {
+    staged: Mutex<Option<Staged>>,
+    answer: Mutex<Option<Result<Applied, ApiError>>>,
 }
 
 impl Writer {
     pub(super) fn new(store: Option<Store>) -> Self {
         Self {
             store: Mutex::new(store),
+            waiting: Mutex::new(Vec::new()),
         }
     }
 
-    /// Applies one ingest body for `op` to `service` (and the store first), all or nothing.
+    /// Parses and checks one ingest body for `op` (no lock taken): every error is found here.
     ///
     /// # Errors
-    /// `400` for a bad body (nothing changed); `500` when the store fails (nothing changed).
-    pub(super) fn ingest(
-        &self,
-        service: &RwLock<Service>,
+    /// `400` for a bad body.
+    pub(super) fn stage(
         op: Operation,
         body: &[u8],
         default_region: &Region,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Staged, ApiError> {
         let changes = parse_changes(op, body, Some(default_region))
             .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
         let mut batch = Batch::new(op);
@@ -68,57 +91,90 @@ impl Writer {
                 .upsert(record, *version)
                 .map_err(|e| ApiError::new(INVALID, 400, format!("bad ingest body: {e}")))?;
         }
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = store.as_mut() {
-            let plan = read(service).table(op).preview_versions(&batch);
-            let mut plan = plan.into_iter();
-            let mut durable = Vec::with_capacity(changes.len());
-            for (record, _) in &changes {
-                let Some(id) = record.job_id() else {
-                    durable.push(Change::Anonymous {
-                        op: op_code(op),
-                        job: stored(record),
-                    });
-                    continue;
-                };
-                if let Some((Outcome::Inserted | Outcome::Replaced, version)) = plan.next() {
-                    durable.push(Change::Upsert {
-                        op: op_code(op),
-                        key: id.key().as_u128(),
-                        version: version.map(Version::as_secs),
-                        job: stored(record),
-                    });
-                }
-            }
-            store.commit(&durable).map_err(|e| {
-                eprintln!("ingest: {e}");
-                ApiError::service_unavailable(format!(
-                    "the job store failed, nothing was applied: {e}"
-                ))
-            })?;
-        }
-        let applied = write(service).table_mut(op).apply(batch);
-        applied.map_err(|e| {
-            // Only past 2^28 distinct values of a field; the store already has the changes.
-            eprintln!("ingest: applying a stored batch failed: {e}");
-            ApiError::service_unavailable(format!("cannot apply the changes: {e}"))
-        })
+        Ok(Staged { op, changes, batch })
     }
 
-    /// Drops the jobs created before `today − retention` (SPEC §10) from the tables and the
-    /// store.
+    /// Applies a staged request to `service` (and the store first), all or nothing.
+    ///
+    /// Group commit: the request joins the queue, then waits for the ingest mutex. Whoever
+    /// gets it first takes every queued request, commits all their changes to the store in
+    /// one transaction (one fsync), applies them, and leaves each request its answer; a
+    /// request whose answer is already there when it gets the mutex returns it. So a `200`
+    /// still means committed, and a request is still applied wholly or not at all.
+    ///
+    /// # Errors
+    /// `503` when the store fails (nothing of the group is applied).
+    pub(super) fn commit(
+        &self,
+        service: &RwLock<Service>,
+        staged: Staged,
+    ) -> Result<Applied, ApiError> {
+        let mine = Arc::new(Waiting {
+            staged: Mutex::new(Some(staged)),
+            answer: Mutex::new(None),
+        });
+        lock(&self.waiting).push(Arc::clone(&mine));
+        let mut store = lock(&self.store);
+        if let Some(answer) = lock(&mine.answer).take() {
+            return answer; // committed by an earlier group's leader
+        }
+        let group = std::mem::take(&mut *lock(&self.waiting));
+        let requests: Vec<Staged> = group
+            .iter()
+            .filter_map(|w| lock(&w.staged).take())
+            .collect();
+        let mut answers = commit_group(store.as_mut(), service, requests).into_iter();
+        let mut own = None;
+        for waiting in &group {
+            let answer = answers
+                .next()
+                .unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")));
+            if Arc::ptr_eq(waiting, &mine) {
+                own = Some(answer);
+            } else {
+                *lock(&waiting.answer) = Some(answer);
+            }
+        }
+        // Only now may the next request take the mutex: it must find its answer if it was
+        // in this group.
+        drop(store);
+        own.unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")))
+    }
+
+    /// Drops the jobs created before `today − retention` (SPEC §10) from the store and the
+    /// tables. The store is expired in steps of [`EXPIRE_STEP_ROWS`] rows, each taking the
+    /// ingest mutex for one short transaction, so ingest goes on meanwhile.
     pub(super) fn expire(&self, service: &RwLock<Service>, retain_days: u32, now: UnixMillis) {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let cutoff = now
             .as_millis()
             .div_euclid(DAY_MS)
             .saturating_sub(i64::from(retain_days))
             .saturating_mul(DAY_MS);
-        if let Some(store) = store.as_mut() {
-            if let Err(e) = store.expire(cutoff) {
-                eprintln!("expire: {e}");
+        let mut failed = match lock(&self.store).as_mut() {
+            Some(store) => store.expire_log(cutoff).err(),
+            None => return self.expire_tables(service, now),
+        };
+        let mut after = None;
+        while failed.is_none() {
+            let mut store = lock(&self.store);
+            let Some(store) = store.as_mut() else {
+                return; // closed meanwhile
+            };
+            match store.expire_step(cutoff, after, EXPIRE_STEP_ROWS) {
+                Ok(step) => match step.next {
+                    Some(key) => after = Some(key),
+                    None => break,
+                },
+                Err(e) => failed = Some(e),
             }
         }
+        if let Some(e) = failed {
+            eprintln!("expire: {e}");
+        }
+        self.expire_tables(service, now);
+    }
+
+    fn expire_tables(&self, service: &RwLock<Service>, now: UnixMillis) {
         let mut service = write(service);
         for &op in Operation::ALL {
             let _ = service.table_mut(op).expire(now);
@@ -127,11 +183,7 @@ impl Writer {
 
     /// Closes the store (after the last request): waits for a write in progress.
     pub(super) fn close(&self) {
-        let store = self
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let store = lock(&self.store).take();
         if let Some(store) = store {
             let path = store.path().display().to_string();
             drop(store);
@@ -140,25 +192,160 @@ impl Writer {
     }
 }
 
+/// Commits and applies a group of requests (under the ingest mutex); one answer per
+/// request, in order.
+fn commit_group(
+    store: Option<&mut Store>,
+    service: &RwLock<Service>,
+    requests: Vec<Staged>,
+) -> Vec<Result<Applied, ApiError>> {
+    let Some(store) = store else {
+        // In memory: nothing to wait for, so each request is applied on its own.
+        return requests
+            .into_iter()
+            .map(|r| apply(service, r.op, r.batch))
+            .collect();
+    };
+    // One batch per operation, the requests' changes in arrival order: the preview of the
+    // joined batch tells what each change will do after the ones before it.
+    let n = requests.len();
+    let mut joined: Vec<(Operation, Batch)> = Vec::new();
+    let mut records = Vec::with_capacity(n);
+    for r in requests {
+        let at = match joined.iter().position(|(op, _)| *op == r.op) {
+            Some(at) => at,
+            None => {
+                joined.push((r.op, Batch::new(r.op)));
+                joined.len() - 1
+            }
+        };
+        if let Some((_, batch)) = joined.get_mut(at) {
+            if let Err(e) = batch.append(r.batch) {
+                return vec![Err(unavailable(&e)); n];
+            }
+        }
+        records.push((r.op, r.changes));
+    }
+    let mut plans: Vec<(Operation, Plan)> = {
+        let service = read(service);
+        joined
+            .iter()
+            .map(|(op, batch)| (*op, service.table(*op).preview_versions(batch).into_iter()))
+            .collect()
+    };
+    let mut durable = Vec::new();
+    let mut counts = Vec::with_capacity(n);
+    for (op, changes) in &records {
+        let mut applied = Applied::default();
+        let mut plan = plans.iter_mut().find(|(o, _)| o == op).map(|(_, p)| p);
+        for (record, _) in changes {
+            let Some(id) = record.job_id() else {
+                applied.inserted += 1;
+                durable.push(Change::Anonymous {
+                    op: op_code(*op),
+                    job: stored(record),
+                });
+                continue;
+            };
+            let outcome = plan.as_mut().and_then(|p| p.next());
+            match outcome {
+                Some((Outcome::Inserted, _)) => applied.inserted += 1,
+                Some((Outcome::Replaced, _)) => applied.replaced += 1,
+                Some((Outcome::Stale, _)) => applied.stale += 1,
+                _ => {}
+            }
+            if let Some((Outcome::Inserted | Outcome::Replaced, version)) = outcome {
+                durable.push(Change::Upsert {
+                    op: op_code(*op),
+                    key: id.key().as_u128(),
+                    version: version.map(Version::as_secs),
+                    job: stored(record),
+                });
+            }
+        }
+        counts.push(Ok(applied));
+    }
+    if let Err(e) = store.commit(&durable) {
+        eprintln!("ingest: {e}");
+        let error = ApiError::service_unavailable(format!(
+            "the job store failed, nothing was applied: {e}"
+        ));
+        return vec![Err(error); n];
+    }
+    for (op, batch) in joined {
+        if let Err(e) = apply(service, op, batch) {
+            return vec![Err(e); n];
+        }
+    }
+    counts
+}
+
+/// What each identified change of a joined batch does ([`JobTable::preview_versions`]).
+///
+/// [`JobTable::preview_versions`]: backup_summaries::JobTable::preview_versions
+type Plan = std::vec::IntoIter<(Outcome, Option<Version>)>;
+
+/// Applies a checked batch to its table.
+fn apply(service: &RwLock<Service>, op: Operation, batch: Batch) -> Result<Applied, ApiError> {
+    write(service).table_mut(op).apply(batch).map_err(|e| {
+        // Only past 2^28 distinct values of a field; the store already has the changes.
+        eprintln!("ingest: applying a stored batch failed: {e}");
+        unavailable(&e)
+    })
+}
+
+fn unavailable(e: &impl std::fmt::Display) -> ApiError {
+    ApiError::service_unavailable(format!("cannot apply the changes: {e}"))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Opens the store in `dir` and rebuilds `service`'s tables from it. Reports what it loaded
 /// on stderr. Jobs past retention are loaded too: the caller expires the tables (cheap) at
 /// once and the store (a scan of every job) after the server is up.
 pub(super) fn open(dir: &Path, service: &mut Service) -> Result<Store, Failure> {
+    open_batched(dir, service, REBUILD_BATCH)
+}
+
+/// [`open`], handing jobs to the applying thread in batches of about `batch_len`.
+fn open_batched(dir: &Path, service: &mut Service, batch_len: usize) -> Result<Store, Failure> {
     let started = Instant::now();
     let store = Store::open(dir).map_err(Failure::error)?;
-    let mut rebuild = Rebuild::default();
-    let mut failure = None;
-    let summary = store
-        .load(|item| {
-            if failure.is_none() {
-                failure = rebuild.add(service, item).err();
+    // Two threads: this one reads the database and stages batches, the other applies them
+    // (about half the work each).
+    let (full, staged) = mpsc::sync_channel::<(Operation, Batch)>(1);
+    let (summary, applied) = std::thread::scope(|scope| {
+        let applier = scope.spawn(move || -> Result<(), String> {
+            // Jobs come back in key order, which is the identity index's slot order: each
+            // batch fills a few of its shards in one forward sweep.
+            for (op, batch) in staged {
+                service
+                    .table_mut(op)
+                    .apply(batch)
+                    .map_err(|e| e.to_string())?;
             }
-        })
-        .map_err(Failure::error)?;
-    if failure.is_none() {
-        failure = rebuild.flush(service).err();
-    }
-    if let Some(e) = failure {
+            Ok(())
+        });
+        let mut rebuild = Rebuild::new(full, batch_len);
+        let mut failure = None;
+        let summary = store.load(|item| {
+            if failure.is_none() {
+                failure = rebuild.add(item).err();
+            }
+        });
+        if failure.is_none() {
+            failure = rebuild.flush().err();
+        }
+        drop(rebuild); // closes the channel: the applier ends
+        let applied = applier
+            .join()
+            .unwrap_or_else(|_| Err("the rebuild thread panicked".into()));
+        (summary, failure.map_or(applied, Err))
+    });
+    let summary = summary.map_err(Failure::error)?;
+    if let Err(e) = applied {
         return Err(Failure::error(format!(
             "{}: a stored job cannot be loaded: {e}",
             store.path().display()
@@ -193,76 +380,95 @@ pub(super) fn authorized(given: Option<&[u8]>, token: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Identified jobs staged per batch during a restart: a batch of this many is applied at
-/// once, in the identity index's order ([`JobTable::apply`](backup_summaries::JobTable::apply)),
-/// about 64 MiB of staged changes.
-const REBUILD_BATCH: usize = 1 << 20;
+/// Changes staged per batch during a restart: a batch of this many is handed to the
+/// applying thread, about 32 MiB of staged changes.
+const REBUILD_BATCH: usize = 1 << 19;
 
 /// A restart in progress: strings already checked, by the store's dense text id (each
-/// distinct text is parsed once, not once per job), and each operation's staged jobs.
-#[derive(Debug, Default)]
+/// distinct text is parsed once, not once per job), and each operation's staged jobs, sent
+/// to the applying thread when full.
+#[derive(Debug)]
 struct Rebuild {
     regions: Vec<Option<Region>>,
     resource_types: Vec<Option<ResourceType>>,
     categories: Vec<Option<MessageCategory>>,
     batches: Vec<(Operation, Batch)>,
+    full: mpsc::SyncSender<(Operation, Batch)>,
+    /// The top byte of the last identified job's key.
+    last_shard: Option<u8>,
+    /// Jobs per batch, about.
+    batch_len: usize,
 }
 
 impl Rebuild {
-    /// Adds one stored item to its table.
-    fn add(&mut self, service: &mut Service, item: Loaded<'_>) -> Result<(), String> {
+    fn new(full: mpsc::SyncSender<(Operation, Batch)>, batch_len: usize) -> Self {
+        Self {
+            batch_len,
+            regions: Vec::new(),
+            resource_types: Vec::new(),
+            categories: Vec::new(),
+            batches: Vec::new(),
+            full,
+            last_shard: None,
+        }
+    }
+
+    /// Stages one stored item.
+    fn add(&mut self, item: Loaded<'_>) -> Result<(), String> {
+        let (op, job, shard) = match item {
+            Loaded::Identified { op, key, job, .. } => (op, job, Some((key >> 120) as u8)),
+            Loaded::Anonymous { op, job, .. } => (op, job, None),
+        };
+        let op = operation(op)?;
+        let record = self.record(op, &job)?;
+        let at = match self.batches.iter().position(|(o, _)| *o == op) {
+            Some(at) => at,
+            None => {
+                self.batches.push((op, Batch::new(op)));
+                self.batches.len() - 1
+            }
+        };
+        let Some((_, batch)) = self.batches.get_mut(at) else {
+            return Err("no batch".into());
+        };
+        // A full batch is sent before the first job of another top key byte: the identity
+        // index shards keys by that byte, and jobs come in key order, so each batch holds
+        // whole shards. (A batch with only the lower keys of a shard would be applied into a
+        // shard sized for them alone, yet crowded into its lower slots: every insert would
+        // walk to the end of one ever longer run of full slots.)
+        if batch.len() >= self.batch_len && shard != self.last_shard {
+            let full = std::mem::replace(batch, Batch::new(op));
+            self.full
+                .send((op, full))
+                .map_err(|_| "the rebuild stopped".to_owned())?;
+        }
+        self.last_shard = shard;
         match item {
-            Loaded::Identified {
-                op,
-                key,
-                version,
-                job,
-            } => {
-                let op = operation(op)?;
+            Loaded::Identified { key, version, .. } => {
                 let key = JobKey::from_u128(key).ok_or("a job key is even")?;
-                let record = self.record(op, &job)?;
-                let at = match self.batches.iter().position(|(o, _)| *o == op) {
-                    Some(at) => at,
-                    None => {
-                        self.batches.push((op, Batch::new(op)));
-                        self.batches.len() - 1
-                    }
-                };
-                let Some((_, batch)) = self.batches.get_mut(at) else {
-                    return Err("no batch".into());
-                };
                 batch
                     .upsert_key(key, &record, version.map(Version::from_secs))
-                    .map_err(|e| e.to_string())?;
-                if batch.len() >= REBUILD_BATCH {
-                    let full = std::mem::replace(batch, Batch::new(op));
-                    service
-                        .table_mut(op)
-                        .apply(full)
-                        .map_err(|e| e.to_string())?;
-                }
+                    .map_err(|e| e.to_string())
             }
-            Loaded::Anonymous { op, count, job } => {
-                let op = operation(op)?;
-                let record = self.record(op, &job)?;
-                service
-                    .table_mut(op)
-                    .add_count(&record, count)
-                    .map_err(|e| e.to_string())?;
+            Loaded::Anonymous { count, .. } => {
+                batch.add_count(&record, count).map_err(|e| e.to_string())
             }
+        }
+    }
+
+    /// Hands what is still staged to the applying thread.
+    fn flush(&mut self) -> Result<(), String> {
+        for (op, batch) in std::mem::take(&mut self.batches) {
+            self.send(op, batch)?;
         }
         Ok(())
     }
 
-    /// Applies what is still staged.
-    fn flush(&mut self, service: &mut Service) -> Result<(), String> {
-        for (op, batch) in self.batches.drain(..) {
-            service
-                .table_mut(op)
-                .apply(batch)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+    fn send(&self, op: Operation, batch: Batch) -> Result<(), String> {
+        // The applier only hangs up after a failure, which it reports itself.
+        self.full
+            .send((op, batch))
+            .map_err(|_| "the rebuild stopped".to_owned())
     }
 
     fn record(&mut self, op: Operation, job: &LoadedJob<'_>) -> Result<JobRecord, String> {
@@ -378,6 +584,64 @@ mod tests {
         assert!(!authorized(Some(b"bearer s3cret"), b"s3cret"));
         assert!(!authorized(Some(b"s3cret"), b"s3cret"));
         assert!(!authorized(None, b"s3cret"));
+    }
+
+    #[test]
+    fn a_restart_in_many_batches_rebuilds_every_job() -> Result<(), Box<dyn std::error::Error>> {
+        const DAY: i64 = 86_400_000;
+        let dir = tempfile::tempdir()?;
+        let job = |n: u32| StoredJob {
+            created_ms: 1_795_000_000_000 + i64::from(n % 5) * DAY,
+            account: 100_000_000_000 + u64::from(n % 7),
+            region: "us-east-1".to_owned(),
+            state: ["RUNNING", "COMPLETED", "FAILED"][(n % 3) as usize].to_owned(),
+            resource_type: "EBS".to_owned(),
+            message_category: (n % 2 == 0).then(|| "SUCCESS".to_owned()),
+            malware_scanner: None,
+            scan_result_status: None,
+        };
+        let key = |n: u32| JobKey::of(&format!("job-{n}")).as_u128();
+        {
+            // A small log limit: jobs come back from both `jobs` (in key order) and `log`.
+            let mut store = Store::open(dir.path())?.with_log_limit(500);
+            for chunk in (0..3000u32).collect::<Vec<_>>().chunks(700) {
+                let mut changes: Vec<Change> = chunk
+                    .iter()
+                    .map(|&n| Change::Upsert {
+                        op: u8::from(n % 10 == 0),
+                        key: key(n),
+                        version: Some(n + 1),
+                        job: job(n),
+                    })
+                    .collect();
+                changes.push(Change::Anonymous { op: 2, job: job(1) });
+                store.commit(&changes)?;
+            }
+        }
+        for batch_len in [1, 50, REBUILD_BATCH] {
+            let mut service = Service::new();
+            drop(open_batched(dir.path(), &mut service, batch_len).map_err(|e| format!("{e:?}"))?);
+            let backup = service.table(Operation::Backup);
+            assert_eq!(backup.identified_len(), 2700, "batch {batch_len}");
+            assert_eq!(service.table(Operation::Copy).identified_len(), 300);
+            assert_eq!(service.table(Operation::Restore).len(), 5);
+            for n in 0..3000u32 {
+                let op = if n % 10 == 0 {
+                    Operation::Copy
+                } else {
+                    Operation::Backup
+                };
+                let k = JobKey::from_u128(key(n)).ok_or("even key")?;
+                let got = service.table(op).get_key(k).ok_or("a job is missing")?;
+                assert_eq!(got.version(), Some(Version::from_secs(n + 1)));
+                assert_eq!(got.state().as_str(), job(n).state);
+                assert_eq!(
+                    got.account_id().map(AccountId::as_u64),
+                    Some(job(n).account)
+                );
+            }
+        }
+        Ok(())
     }
 
     #[test]
