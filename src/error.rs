@@ -4,10 +4,10 @@
 //! Messages follow SPEC §8: lower case, naming the field or parameter, the offending value cut
 //! to 64 characters, and what is allowed.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::query::Param;
-use crate::schema::Operation;
+use crate::schema::{Operation, Param};
 
 /// Longest excerpt of an offending value that an error message quotes.
 pub(crate) const MAX_QUOTED_CHARS: usize = 64;
@@ -30,7 +30,7 @@ pub enum RecordError {
         /// The offending value, cut to 64 characters.
         value: Box<str>,
         /// What is allowed.
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     /// The record's state is not one of its kind's states.
     #[error("invalid {field} \"{value}\" for {operation}: expected one of {expected}")]
@@ -63,7 +63,7 @@ pub enum QueryError {
         /// The offending value, cut to 64 characters.
         value: Box<str>,
         /// What is allowed.
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     /// The parameter appeared more than once in the query string.
     Repeated {
@@ -101,11 +101,15 @@ pub(crate) enum CursorErrorKind {
 
 impl RecordError {
     /// An [`RecordError::Invalid`] with the value cut to 64 characters.
-    pub(crate) fn invalid(field: &'static str, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn invalid(
+        field: &'static str,
+        value: &str,
+        expected: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
             field,
             value: cut(value),
-            expected,
+            expected: expected.into(),
         }
     }
 
@@ -149,11 +153,15 @@ impl QueryError {
         }
     }
 
-    pub(crate) fn invalid(param: Param, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn invalid(
+        param: Param,
+        value: &str,
+        expected: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
             param,
             value: cut(value),
-            expected,
+            expected: expected.into(),
         }
     }
 }

@@ -8,7 +8,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::RecordError;
 use crate::record::{AccountId, Fields};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus};
+use crate::schema::{scan_code_of, Operation};
 
 /// An interner: each distinct string gets a dense id in order of first appearance.
 #[derive(Clone, Debug, Default)]
@@ -35,7 +35,7 @@ pub(crate) struct Dims {
     pub(crate) categories: Dictionary,
     /// Bit `c` set when some job has state code `c`.
     pub(crate) states_present: u16,
-    /// Bit `x` set when some job has extra code `x` (scanner | result << 2).
+    /// Bit `x` set when some job has the packed scan code `x` (`schema::scan_code`).
     pub(crate) extras_present: u16,
 }
 
@@ -46,7 +46,7 @@ pub(crate) const STATE: usize = 2;
 pub(crate) const RESOURCE_TYPE: usize = 3;
 /// 0 = absent, else 1 + id in `categories`.
 pub(crate) const CATEGORY: usize = 4;
-/// Malware scanner code in bits 0..2, scan result code in bits 2..4 (0 = absent).
+/// The packed code of the scan-only dimensions (`schema::scan_code`; 0 = absent).
 pub(crate) const EXTRA: usize = 5;
 /// Number of packed fields.
 pub(crate) const PACKED: usize = 6;
@@ -166,7 +166,7 @@ impl Dims {
             }
             None => 0,
         };
-        let extra = extra_code(f.scanner, f.result);
+        let extra = scan_code_of(f.scanner, f.result);
         let state = f.state.code();
         self.states_present |= 1 << (state & 15);
         self.extras_present |= 1 << (extra & 15);
@@ -224,11 +224,6 @@ impl Dims {
             .max(self.resource_types.len())
             .max(self.categories.len() + 1)
     }
-}
-
-/// The packed code of the scan-only fields: scanner in bits 0..2, result in bits 2..4.
-pub(crate) fn extra_code(scanner: Option<MalwareScanner>, result: Option<ScanResultStatus>) -> u8 {
-    scanner.map_or(0, MalwareScanner::code) | (result.map_or(0, ScanResultStatus::code) << 2)
 }
 
 /// Translates ids through `maps` (ids of a batch's dictionaries to a table's).

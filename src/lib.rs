@@ -149,10 +149,10 @@ pub use error::{CursorError, QueryError, RecordError};
 pub use identity::{JobId, JobKey, Version};
 pub use jobs::{CurrentJob, Expired, JobTable, Outcome, Upserted, DEFAULT_RETENTION_DAYS};
 pub use period::{AggregationPeriod, DayGrid};
-pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
+pub use query::{Dimension, MaxResults, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};
-pub use schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+pub use schema::{Field, MalwareScanner, Operation, Param, ScanResultStatus, State};
 pub use scope::{AccountSet, Caller, Organization, Role};
 pub use time::UnixMillis;
 

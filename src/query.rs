@@ -4,12 +4,12 @@
 //! by AWS parameter name with [`Query::from_pairs`]. Either way it is checked once; after that
 //! the engine cannot fail.
 
-use std::fmt;
+use std::borrow::Cow;
 
 use crate::error::{cut, QueryError};
 use crate::period::{AggregationPeriod, DayGrid};
 use crate::record::{AccountId, MessageCategory, ResourceType};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{Field, MalwareScanner, Operation, Param, ScanResultStatus, State};
 
 /// How one dimension (account, state, ...) shapes the output rows (SPEC §3).
 #[expect(
@@ -25,30 +25,6 @@ pub enum Dimension<T> {
     Only(T),
     /// No filter, one group per distinct value present (wire: `ANY`).
     Split,
-}
-
-/// A query parameter, by its AWS name.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-pub enum Param {
-    /// `AccountId`.
-    AccountId,
-    /// `State`.
-    State,
-    /// `ResourceType`.
-    ResourceType,
-    /// `MessageCategory`.
-    MessageCategory,
-    /// `MalwareScanner`.
-    MalwareScanner,
-    /// `ScanResultStatus`.
-    ScanResultStatus,
-    /// `AggregationPeriod`.
-    AggregationPeriod,
-    /// `MaxResults`.
-    MaxResults,
-    /// `NextToken`.
-    NextToken,
 }
 
 /// Rows per page: 1..=1000, default 500 (SPEC §7).
@@ -89,63 +65,6 @@ pub struct QueryBuilder {
     max_results: u32,
 }
 
-impl Param {
-    /// Every parameter.
-    pub const ALL: &'static [Self] = &[
-        Self::AccountId,
-        Self::State,
-        Self::ResourceType,
-        Self::MessageCategory,
-        Self::MalwareScanner,
-        Self::ScanResultStatus,
-        Self::AggregationPeriod,
-        Self::MaxResults,
-        Self::NextToken,
-    ];
-
-    /// The AWS parameter name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AccountId => "AccountId",
-            Self::State => "State",
-            Self::ResourceType => "ResourceType",
-            Self::MessageCategory => "MessageCategory",
-            Self::MalwareScanner => "MalwareScanner",
-            Self::ScanResultStatus => "ScanResultStatus",
-            Self::AggregationPeriod => "AggregationPeriod",
-            Self::MaxResults => "MaxResults",
-            Self::NextToken => "NextToken",
-        }
-    }
-
-    /// The parameter named `name` (case-sensitive), if it exists for `operation`.
-    #[must_use]
-    pub fn parse(operation: Operation, name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|p| p.as_str() == name)
-            .filter(|p| p.exists_for(operation))
-    }
-
-    /// Whether `operation` has this parameter.
-    #[must_use]
-    pub fn exists_for(self, operation: Operation) -> bool {
-        match self {
-            Self::MessageCategory => matches!(operation, Operation::Backup | Operation::Copy),
-            Self::MalwareScanner | Self::ScanResultStatus => operation == Operation::Scan,
-            _ => true,
-        }
-    }
-}
-
-impl fmt::Display for Param {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl MaxResults {
     /// The largest page.
     pub const MAX: Self = Self(1000);
@@ -176,20 +95,27 @@ impl Default for MaxResults {
 
 const EXPECT_ACCOUNT: &str = "12 digits, ANY or AGGREGATE_ALL";
 const EXPECT_NAME: &str = "1 to 50 characters, ANY or AGGREGATE_ALL";
-const EXPECT_SCANNER: &str = "GUARDDUTY, ANY or AGGREGATE_ALL";
-const EXPECT_SCAN_RESULT: &str = "NO_THREATS_FOUND, THREATS_FOUND, UNKNOWN, ANY or AGGREGATE_ALL";
-const EXPECT_PERIOD: &str = "ONE_DAY, SEVEN_DAYS or FOURTEEN_DAYS";
 const EXPECT_MAX_RESULTS: &str = "an integer from 1 to 1000";
 const EXPECT_TOKEN: &str = "a NextToken returned by the previous page";
 
-/// What the State parameter of `operation` allows.
-const fn expect_state(operation: Operation) -> &'static str {
-    match operation {
-        Operation::Backup => "CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED, PARTIAL, ANY or AGGREGATE_ALL",
-        Operation::Copy => "CREATED, RUNNING, ABORTING, ABORTED, COMPLETING, COMPLETED, FAILING, FAILED, PARTIAL, ANY or AGGREGATE_ALL",
-        Operation::Restore => "CREATED, PENDING, RUNNING, ABORTED, COMPLETED, FAILED, ANY or AGGREGATE_ALL",
-        Operation::Scan => "CREATED, RUNNING, COMPLETED, COMPLETED_WITH_ISSUES, FAILED, CANCELED, ANY or AGGREGATE_ALL",
+/// `a, b or c`: what a parameter allows, from the names of its values.
+fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
     }
+}
+
+/// What a dimension parameter allows: its values (in the schema's order), `ANY` or
+/// `AGGREGATE_ALL`.
+fn expect_dimension<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    one_of(values.into_iter().chain(["ANY", "AGGREGATE_ALL"]))
+}
+
+/// What the State parameter of `operation` allows (from [`Operation::states`]).
+fn expect_state(operation: Operation) -> String {
+    expect_dimension(operation.states().iter().map(|s| s.as_str()))
 }
 
 impl Query {
@@ -233,7 +159,9 @@ impl Query {
             let Some(param) = Param::parse(operation, name.as_ref()) else {
                 continue;
             };
-            let slot = &mut seen[param as usize];
+            let Some(slot) = seen.get_mut(param.index()) else {
+                continue;
+            };
             if std::mem::replace(slot, true) {
                 return Err(QueryError::Repeated {
                     param,
@@ -421,7 +349,7 @@ impl QueryBuilder {
         if let Dimension::Only(s) = q.state {
             if !op.has_state(s) {
                 return Err(QueryError::invalid(
-                    Param::State,
+                    Param::Field(Field::State),
                     s.as_str(),
                     expect_state(op),
                 ));
@@ -430,22 +358,28 @@ impl QueryBuilder {
         if q.with_issues && q.state != Dimension::Only(State::Completed) {
             // `state(..)` after `completed_with_issues()` would count other states' issues.
             return Err(QueryError::invalid(
-                Param::State,
+                Param::Field(Field::State),
                 &state_text(&q.state),
                 "COMPLETED with completed_with_issues()",
             ));
         }
         let unsupported = |p: Param| QueryError::Unsupported(p, op);
-        if !Param::MessageCategory.exists_for(op)
-            && (q.message_category != Dimension::Collapse || q.with_issues)
-        {
-            return Err(unsupported(Param::MessageCategory));
-        }
-        if !Param::MalwareScanner.exists_for(op) && q.malware_scanner != Dimension::Collapse {
-            return Err(unsupported(Param::MalwareScanner));
-        }
-        if !Param::ScanResultStatus.exists_for(op) && q.scan_result_status != Dimension::Collapse {
-            return Err(unsupported(Param::ScanResultStatus));
+        let used = [
+            (
+                Field::MessageCategory,
+                q.message_category != Dimension::Collapse || q.with_issues,
+            ),
+            (
+                Field::MalwareScanner,
+                q.malware_scanner != Dimension::Collapse,
+            ),
+            (
+                Field::ScanResultStatus,
+                q.scan_result_status != Dimension::Collapse,
+            ),
+        ];
+        if let Some(&(field, _)) = used.iter().find(|&&(f, used)| used && !op.has_field(f)) {
+            return Err(unsupported(Param::Field(field)));
         }
         let max_results = MaxResults::new(self.max_results).ok_or_else(|| {
             QueryError::invalid(
@@ -460,47 +394,53 @@ impl QueryBuilder {
     /// Applies one wire parameter.
     fn parse_param(self, param: Param, value: &str) -> Result<Self, QueryError> {
         let op = self.query.operation;
-        let bad = |expected| QueryError::invalid(param, value, expected);
+        let bad = |expected: Cow<'static, str>| QueryError::invalid(param, value, expected);
         Ok(match param {
-            Param::AccountId => {
-                let d =
-                    mode(value, |v| AccountId::parse(v).ok()).ok_or_else(|| bad(EXPECT_ACCOUNT))?;
+            Param::Field(Field::AccountId) => {
+                let d = mode(value, |v| AccountId::parse(v).ok())
+                    .ok_or_else(|| bad(EXPECT_ACCOUNT.into()))?;
                 self.account(d)
             }
-            Param::State => {
-                let d =
-                    mode(value, |v| State::parse(op, v)).ok_or_else(|| bad(expect_state(op)))?;
+            Param::Field(Field::State) => {
+                let d = mode(value, |v| State::parse(op, v))
+                    .ok_or_else(|| bad(expect_state(op).into()))?;
                 self.state(d)
             }
-            Param::ResourceType => {
-                let d =
-                    mode(value, |v| ResourceType::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+            Param::Field(Field::ResourceType) => {
+                let d = mode(value, |v| ResourceType::parse(v).ok())
+                    .ok_or_else(|| bad(EXPECT_NAME.into()))?;
                 self.resource_type(d)
             }
-            Param::MessageCategory => {
+            Param::Field(Field::MessageCategory) => {
                 let d = mode(value, |v| MessageCategory::parse(v).ok())
-                    .ok_or_else(|| bad(EXPECT_NAME))?;
+                    .ok_or_else(|| bad(EXPECT_NAME.into()))?;
                 self.message_category(d)
             }
-            Param::MalwareScanner => {
-                let d = mode(value, MalwareScanner::parse).ok_or_else(|| bad(EXPECT_SCANNER))?;
+            Param::Field(Field::MalwareScanner) => {
+                let d = mode(value, MalwareScanner::parse).ok_or_else(|| {
+                    bad(expect_dimension(MalwareScanner::ALL.iter().map(|v| v.as_str())).into())
+                })?;
                 self.malware_scanner(d)
             }
-            Param::ScanResultStatus => {
-                let d =
-                    mode(value, ScanResultStatus::parse).ok_or_else(|| bad(EXPECT_SCAN_RESULT))?;
+            Param::Field(Field::ScanResultStatus) => {
+                let d = mode(value, ScanResultStatus::parse).ok_or_else(|| {
+                    bad(expect_dimension(ScanResultStatus::ALL.iter().map(|v| v.as_str())).into())
+                })?;
                 self.scan_result_status(d)
             }
             Param::AggregationPeriod => {
-                self.period(AggregationPeriod::parse(value).ok_or_else(|| bad(EXPECT_PERIOD))?)
+                let period = AggregationPeriod::parse(value).ok_or_else(|| {
+                    bad(one_of(AggregationPeriod::ALL.iter().map(|p| p.as_str())).into())
+                })?;
+                self.period(period)
             }
             Param::MaxResults => {
-                let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS))?;
+                let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS.into()))?;
                 self.max_results(n)
             }
             Param::NextToken => {
                 if value.is_empty() {
-                    return Err(bad(EXPECT_TOKEN));
+                    return Err(bad(EXPECT_TOKEN.into()));
                 }
                 self.next_token(value)
             }
@@ -611,7 +551,7 @@ mod tests {
             matches!(
                 r,
                 Err(QueryError::Invalid {
-                    param: Param::State,
+                    param: Param::Field(Field::State),
                     ..
                 })
             ),
@@ -632,7 +572,7 @@ mod tests {
         assert_eq!(
             r,
             Err(QueryError::Unsupported(
-                Param::MessageCategory,
+                Param::Field(Field::MessageCategory),
                 Operation::Restore
             ))
         );
@@ -642,7 +582,7 @@ mod tests {
         assert!(matches!(
             r,
             Err(QueryError::Invalid {
-                param: Param::State,
+                param: Param::Field(Field::State),
                 ..
             })
         ));

@@ -150,7 +150,7 @@ impl ApiError {
     /// `{"Code":"<name>","Message":"<message>"}`.
     #[must_use]
     pub fn to_response(&self, request_id: &str) -> WireResponse {
-        WireResponse::error(self, request_id)
+        WireResponse::error(self.name, self.status, &self.message, request_id)
     }
 }
 

@@ -39,10 +39,10 @@ use crate::batch::Applied;
 use crate::error::RecordError;
 use crate::identity::{JobId, Version};
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
-use crate::schema::{Operation, State};
+use crate::schema::{Field, Operation, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::records::parse_jobs;
+use crate::wire::load::parse_jobs;
 use crate::wire::response::WireResponse;
 
 /// The UTF-8 byte order mark some tools write first.
@@ -127,12 +127,7 @@ pub fn parse_changes(
 /// The path of `op`'s ingest endpoint (SPEC §11), e.g. `/ingest/backup-jobs`.
 #[must_use]
 pub fn ingest_path_for_operation(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "/ingest/backup-jobs",
-        Operation::Copy => "/ingest/copy-jobs",
-        Operation::Restore => "/ingest/restore-jobs",
-        Operation::Scan => "/ingest/scan-jobs",
-    }
+    op.wire().ingest_path
 }
 
 /// The operation whose ingest endpoint is `path`, matched exactly.
@@ -244,20 +239,17 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
         return Err(malformed("an event must be a JSON object"));
     };
     let detail_type = required(&event, "detail-type", "a job state change detail-type")?;
-    let expected = detail_type_of(op);
-    if Some(detail_type) != expected {
-        return Err(RecordError::invalid(
-            "detail-type",
-            detail_type,
-            match op {
-                Operation::Backup => "\"Backup Job State Change\" on /ingest/backup-jobs",
-                Operation::Copy => "\"Copy Job State Change\" on /ingest/copy-jobs",
-                Operation::Restore => "\"Restore Job State Change\" on /ingest/restore-jobs",
-                Operation::Scan => {
-                    "list-API scan job records on /ingest/scan-jobs (no scan job events)"
-                }
-            },
-        ));
+    let names = op.wire();
+    if Some(detail_type) != names.event {
+        let path = names.ingest_path;
+        let expected = match names.event {
+            Some(event) => format!("\"{event}\" on {path}"),
+            None => format!(
+                "list-API {noun} records on {path} (no {noun} events)",
+                noun = names.noun
+            ),
+        };
+        return Err(RecordError::invalid("detail-type", detail_type, expected));
     }
     let account = AccountId::parse(required(
         &event,
@@ -292,12 +284,7 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
             ))
         }
     };
-    let (id_field, state_field) = match op {
-        Operation::Backup => ("detail.backupJobId", "detail.state"),
-        Operation::Copy => ("detail.copyJobId", "detail.state"),
-        Operation::Restore => ("detail.restoreJobId", "detail.status"),
-        Operation::Scan => ("detail.scanJobId", "detail.state"),
-    };
+    let (id_field, state_field) = (names.event_job_id, names.event_state);
     let id_text = required_in(&detail, id_field, "1 to 256 bytes")?;
     let id = JobId::parse(id_text)
         .map_err(|_| RecordError::invalid(id_field, id_text, "1 to 256 bytes"))?;
@@ -311,7 +298,7 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
     let creation_date = creation_date(&detail)?;
     let mut record =
         JobRecord::new(account, region, state, resource_type, creation_date).with_job_id(Some(id));
-    if matches!(op, Operation::Backup | Operation::Copy) {
+    if op.has_field(Field::MessageCategory) {
         const FIELD: &str = "detail.messageCategory";
         let category = match member(&detail, FIELD) {
             None | Some(Value::Null) => None,
@@ -331,16 +318,6 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
         record = record.with_message_category(category);
     }
     Ok((record, Some(version)))
-}
-
-/// The detail-type of `op`'s job state change events, if AWS sends them.
-fn detail_type_of(op: Operation) -> Option<&'static str> {
-    match op {
-        Operation::Backup => Some("Backup Job State Change"),
-        Operation::Copy => Some("Copy Job State Change"),
-        Operation::Restore => Some("Restore Job State Change"),
-        Operation::Scan => None,
-    }
 }
 
 /// `detail.creationDate`: RFC 3339 (as EventBridge sends it) or epoch seconds.

@@ -195,12 +195,7 @@ pub fn operation_for_path(path: &str) -> Option<Operation> {
 /// The path `op` is served at (SPEC §1), e.g. `/audit/backup-job-summaries`.
 #[must_use]
 pub fn path_for_operation(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "/audit/backup-job-summaries",
-        Operation::Copy => "/audit/copy-job-summaries",
-        Operation::Restore => "/audit/restore-job-summaries",
-        Operation::Scan => "/audit/scan-job-summaries",
-    }
+    op.wire().path
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use crate::period::AggregationPeriod;
 use crate::rows::{Summary, SummaryRow};
 use crate::schema::Operation;
 use crate::time::UnixMillis;
-use crate::wire::error::ApiError;
 
 /// `Content-Type`.
 const CONTENT_TYPE: &str = "Content-Type";
@@ -58,24 +57,25 @@ impl WireResponse {
         }
     }
 
-    /// The response for `error` (see [`ApiError::to_response`]).
-    pub(crate) fn error(error: &ApiError, request_id: &str) -> Self {
+    /// The response for an error with exception `name`, HTTP `status` and `message` (see
+    /// `ApiError::to_response`, which calls it: this module knows no error type).
+    pub(crate) fn error(name: &str, status: u16, message: &str, request_id: &str) -> Self {
         let mut headers = vec![
             (CONTENT_TYPE, JSON.to_owned()),
             (REQUEST_ID, request_id.to_owned()),
-            (ERROR_TYPE, error.name().to_owned()),
+            (ERROR_TYPE, name.to_owned()),
         ];
-        if error.status() == 405 {
+        if status == 405 {
             headers.push((ALLOW, "GET".to_owned()));
         }
-        let mut body = Vec::with_capacity(32 + error.message().len());
+        let mut body = Vec::with_capacity(32 + message.len());
         body.extend_from_slice(b"{\"Code\":");
-        write_str(&mut body, error.name());
+        write_str(&mut body, name);
         body.extend_from_slice(b",\"Message\":");
-        write_str(&mut body, error.message());
+        write_str(&mut body, message);
         body.push(b'}');
         Self {
-            status: error.status(),
+            status,
             headers,
             body,
         }
@@ -229,12 +229,7 @@ impl Rendered {
 
 /// The output list member of `op` (SPEC §1).
 fn summaries_member(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "BackupJobSummaries",
-        Operation::Copy => "CopyJobSummaries",
-        Operation::Restore => "RestoreJobSummaries",
-        Operation::Scan => "ScanJobSummaries",
-    }
+    op.wire().summaries
 }
 
 /// Appends `s` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\u001f`,
@@ -363,7 +358,7 @@ mod tests {
 
     #[test]
     fn error_bodies_are_code_and_message() {
-        let r = ApiError::new("XException", 418, "a \"quoted\" message").to_response("id");
+        let r = WireResponse::error("XException", 418, "a \"quoted\" message", "id");
         assert_eq!(
             r.body,
             br#"{"Code":"XException","Message":"a \"quoted\" message"}"#
