@@ -546,6 +546,6 @@ proptest! {
         let e = parse_jobs(op, input.as_bytes(), Some(&default)).err()
             .ok_or_else(|| TestCaseError::fail("a bad AccountId was accepted"))?;
         prop_assert_eq!(e.position(), Position::Line(bad + 1));
-        prop_assert_eq!(e.error().field(), Some("AccountId"));
+        prop_assert_eq!(e.error().field(), Some(backup_summaries::RecordField::AccountId));
     }
 }

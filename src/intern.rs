@@ -8,7 +8,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::RecordError;
 use crate::record::{AccountId, Fields};
-use crate::schema::{scan_code_of, Operation};
+use crate::schema::{scan_code_of, Operation, RecordField};
 
 /// An interner: each distinct string gets a dense id in order of first appearance.
 #[derive(Clone, Debug, Default)]
@@ -135,9 +135,13 @@ impl Dims {
     /// when a field already holds 2^28 distinct values.
     pub(crate) fn pack(&mut self, op: Operation, f: &Fields<'_>) -> Result<Packed, RecordError> {
         if !op.has_state(f.state) {
-            return Err(RecordError::wrong_kind("State", f.state.as_str(), op));
+            return Err(RecordError::wrong_kind(
+                RecordField::State,
+                f.state.as_str(),
+                op,
+            ));
         }
-        let too_many = |field: &'static str, value: &str| {
+        let too_many = |field: RecordField, value: &str| {
             RecordError::invalid(
                 field,
                 value,
@@ -146,21 +150,21 @@ impl Dims {
         };
         let region = self.regions.intern(f.region);
         if region >= MAX_SYMBOLS {
-            return Err(too_many("Region", f.region));
+            return Err(too_many(RecordField::Region, f.region));
         }
         let account = self.accounts.intern(f.account);
         if account >= MAX_SYMBOLS {
-            return Err(too_many("AccountId", &f.account.to_string()));
+            return Err(too_many(RecordField::AccountId, &f.account.to_string()));
         }
         let resource_type = self.resource_types.intern(f.resource_type);
         if resource_type >= MAX_SYMBOLS {
-            return Err(too_many("ResourceType", f.resource_type));
+            return Err(too_many(RecordField::ResourceType, f.resource_type));
         }
         let category = match f.category {
             Some(c) => {
                 let id = self.categories.intern(c);
                 if id >= MAX_SYMBOLS {
-                    return Err(too_many("MessageCategory", c));
+                    return Err(too_many(RecordField::MessageCategory, c));
                 }
                 id + 1
             }

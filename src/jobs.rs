@@ -31,7 +31,7 @@ use crate::intern::{
     RESOURCE_TYPE, STATE,
 };
 use crate::record::{AccountId, JobRecord};
-use crate::schema::{scan_parts, MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{scan_parts, MalwareScanner, Operation, RecordField, ScanResultStatus, State};
 use crate::time::{UnixMillis, DAY_MS};
 
 /// Batches with more identified changes than this are applied in index order (see
@@ -651,7 +651,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Operation",
+                    RecordField::Operation,
                     batch.operation().as_str(),
                     "a batch for the table's operation",
                 ),
@@ -662,7 +662,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Batch",
+                    RecordField::Batch,
                     "",
                     "at most 2^28 distinct values of a field per table",
                 ),
@@ -849,7 +849,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Operation",
+                    RecordField::Operation,
                     other.operation.as_str(),
                     "a table of the same operation",
                 ),

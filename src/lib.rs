@@ -152,7 +152,7 @@ pub use period::{AggregationPeriod, DayGrid};
 pub use query::{Dimension, MaxResults, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};
-pub use schema::{Field, MalwareScanner, Operation, Param, ScanResultStatus, State};
+pub use schema::{Field, MalwareScanner, Operation, Param, RecordField, ScanResultStatus, State};
 pub use scope::{AccountSet, Caller, Organization, Role};
 pub use time::UnixMillis;
 

@@ -110,6 +110,135 @@ pub enum Param {
     NextToken,
 }
 
+/// A field of a job record as an error names it ([`RecordError::field`](crate::RecordError::field)):
+/// a member of a list-API record (SPEC §2), of an EventBridge event (SPEC §11), or a
+/// whole-batch concern. [`RecordField::as_str`] is the spelling the messages use.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
+pub enum RecordField {
+    /// The job's account (`AccountId`).
+    AccountId,
+    /// The job's region (`Region`).
+    Region,
+    /// The job's state (`State`).
+    State,
+    /// A restore job's state (`Status`, list-restore-jobs).
+    Status,
+    /// The protected resource's type (`ResourceType`).
+    ResourceType,
+    /// When the job was created (`CreationDate`).
+    CreationDate,
+    /// The message category (`MessageCategory`).
+    MessageCategory,
+    /// The malware scanner (`MalwareScanner`).
+    MalwareScanner,
+    /// A scan job's result object (`ScanResult`).
+    ScanResult,
+    /// A scan job's result (`ScanResult.ScanResultStatus`).
+    ScanResultStatus,
+    /// A job id given in Rust ([`JobId`](crate::JobId)).
+    JobId,
+    /// A backup job's id (`BackupJobId`).
+    BackupJobId,
+    /// A copy job's id (`CopyJobId`).
+    CopyJobId,
+    /// A restore job's id (`RestoreJobId`).
+    RestoreJobId,
+    /// A scan job's id (`ScanJobId`).
+    ScanJobId,
+    /// `BackupVaultArn`, read for its region.
+    BackupVaultArn,
+    /// `SourceBackupVaultArn`, read for its region.
+    SourceBackupVaultArn,
+    /// `RecoveryPointArn`, read for its region.
+    RecoveryPointArn,
+    /// `ResourceArn`, read for its region.
+    ResourceArn,
+    /// An event's `detail-type`.
+    DetailType,
+    /// An event's `account`.
+    Account,
+    /// An event's `region`.
+    EventRegion,
+    /// An event's `time` (its version).
+    Time,
+    /// An event's `detail` object.
+    Detail,
+    /// A backup job event's `detail.backupJobId`.
+    DetailBackupJobId,
+    /// A copy job event's `detail.copyJobId`.
+    DetailCopyJobId,
+    /// A restore job event's `detail.restoreJobId`.
+    DetailRestoreJobId,
+    /// A scan job event's `detail.scanJobId`.
+    DetailScanJobId,
+    /// An event's `detail.state`.
+    DetailState,
+    /// A restore job event's `detail.status`.
+    DetailStatus,
+    /// An event's `detail.resourceType`.
+    DetailResourceType,
+    /// An event's `detail.creationDate`.
+    DetailCreationDate,
+    /// An event's `detail.messageCategory`.
+    DetailMessageCategory,
+    /// The operation of a batch or table (merging batches or tables of different operations).
+    Operation,
+    /// A batch as a whole (applying it would overflow a table).
+    Batch,
+}
+
+impl RecordField {
+    /// The spelling in messages: the member as written in the input, e.g. `CreationDate`,
+    /// `ScanResult.ScanResultStatus` or `detail.state`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountId => "AccountId",
+            Self::Region => "Region",
+            Self::State => "State",
+            Self::Status => "Status",
+            Self::ResourceType => "ResourceType",
+            Self::CreationDate => "CreationDate",
+            Self::MessageCategory => "MessageCategory",
+            Self::MalwareScanner => "MalwareScanner",
+            Self::ScanResult => "ScanResult",
+            Self::ScanResultStatus => "ScanResult.ScanResultStatus",
+            Self::JobId => "JobId",
+            Self::BackupJobId => "BackupJobId",
+            Self::CopyJobId => "CopyJobId",
+            Self::RestoreJobId => "RestoreJobId",
+            Self::ScanJobId => "ScanJobId",
+            Self::BackupVaultArn => "BackupVaultArn",
+            Self::SourceBackupVaultArn => "SourceBackupVaultArn",
+            Self::RecoveryPointArn => "RecoveryPointArn",
+            Self::ResourceArn => "ResourceArn",
+            Self::DetailType => "detail-type",
+            Self::Account => "account",
+            Self::EventRegion => "region",
+            Self::Time => "time",
+            Self::Detail => "detail",
+            Self::DetailBackupJobId => "detail.backupJobId",
+            Self::DetailCopyJobId => "detail.copyJobId",
+            Self::DetailRestoreJobId => "detail.restoreJobId",
+            Self::DetailScanJobId => "detail.scanJobId",
+            Self::DetailState => "detail.state",
+            Self::DetailStatus => "detail.status",
+            Self::DetailResourceType => "detail.resourceType",
+            Self::DetailCreationDate => "detail.creationDate",
+            Self::DetailMessageCategory => "detail.messageCategory",
+            Self::Operation => "Operation",
+            Self::Batch => "Batch",
+        }
+    }
+}
+
+impl fmt::Display for RecordField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything that distinguishes one operation (SPEC §1, §2, §9–§11), one entry per
 /// operation: its dimensions, states, stable code and wire spellings. The rest of the crate
 /// derives these facts from here ([`Operation::spec`]) instead of matching on the operation.
@@ -141,17 +270,17 @@ pub(crate) struct WireNames {
     /// The list member of the list-jobs output, e.g. `BackupJobs`.
     pub(crate) jobs: &'static str,
     /// The job id member of a list-jobs record, e.g. `BackupJobId`.
-    pub(crate) job_id: &'static str,
+    pub(crate) job_id: RecordField,
     /// The state member of a list-jobs record: `State` (`Status` for restore).
-    pub(crate) state: &'static str,
+    pub(crate) state: RecordField,
     /// The ingest path (SPEC §11), e.g. `/ingest/backup-jobs`.
     pub(crate) ingest_path: &'static str,
     /// The EventBridge detail-type of its job state change events, if AWS sends them.
     pub(crate) event: Option<&'static str>,
     /// The job id member of an event's detail, e.g. `detail.backupJobId`.
-    pub(crate) event_job_id: &'static str,
+    pub(crate) event_job_id: RecordField,
     /// The state member of an event's detail: `detail.state` (`detail.status` for restore).
-    pub(crate) event_state: &'static str,
+    pub(crate) event_state: RecordField,
 }
 
 /// ListBackupJobSummaries.
@@ -181,12 +310,12 @@ const BACKUP: Spec = Spec {
         path: "/audit/backup-job-summaries",
         summaries: "BackupJobSummaries",
         jobs: "BackupJobs",
-        job_id: "BackupJobId",
-        state: "State",
+        job_id: RecordField::BackupJobId,
+        state: RecordField::State,
         ingest_path: "/ingest/backup-jobs",
         event: Some("Backup Job State Change"),
-        event_job_id: "detail.backupJobId",
-        event_state: "detail.state",
+        event_job_id: RecordField::DetailBackupJobId,
+        event_state: RecordField::DetailState,
     },
 };
 
@@ -212,12 +341,12 @@ const COPY: Spec = Spec {
         path: "/audit/copy-job-summaries",
         summaries: "CopyJobSummaries",
         jobs: "CopyJobs",
-        job_id: "CopyJobId",
-        state: "State",
+        job_id: RecordField::CopyJobId,
+        state: RecordField::State,
         ingest_path: "/ingest/copy-jobs",
         event: Some("Copy Job State Change"),
-        event_job_id: "detail.copyJobId",
-        event_state: "detail.state",
+        event_job_id: RecordField::DetailCopyJobId,
+        event_state: RecordField::DetailState,
     },
 };
 
@@ -240,12 +369,12 @@ const RESTORE: Spec = Spec {
         path: "/audit/restore-job-summaries",
         summaries: "RestoreJobSummaries",
         jobs: "RestoreJobs",
-        job_id: "RestoreJobId",
-        state: "Status",
+        job_id: RecordField::RestoreJobId,
+        state: RecordField::Status,
         ingest_path: "/ingest/restore-jobs",
         event: Some("Restore Job State Change"),
-        event_job_id: "detail.restoreJobId",
-        event_state: "detail.status",
+        event_job_id: RecordField::DetailRestoreJobId,
+        event_state: RecordField::DetailStatus,
     },
 };
 
@@ -274,12 +403,12 @@ const SCAN: Spec = Spec {
         path: "/audit/scan-job-summaries",
         summaries: "ScanJobSummaries",
         jobs: "ScanJobs",
-        job_id: "ScanJobId",
-        state: "State",
+        job_id: RecordField::ScanJobId,
+        state: RecordField::State,
         ingest_path: "/ingest/scan-jobs",
         event: None,
-        event_job_id: "detail.scanJobId",
-        event_state: "detail.state",
+        event_job_id: RecordField::DetailScanJobId,
+        event_state: RecordField::DetailState,
     },
 };
 

@@ -47,7 +47,7 @@ use crate::error::RecordError;
 use crate::identity::{JobId, JobKey, Version};
 use crate::record::Fields;
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType, MAX_NAME_CHARS};
-use crate::schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{Field, MalwareScanner, Operation, RecordField, ScanResultStatus, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
 
@@ -439,7 +439,7 @@ pub(super) fn check<'r>(
         return check_event(op, raw);
     }
     let account = AccountId::parse(required_str(
-        "AccountId",
+        RecordField::AccountId,
         raw.account_id.as_ref(),
         "exactly 12 digits, as a string",
     )?)?;
@@ -449,14 +449,14 @@ pub(super) fn check<'r>(
     };
     let state = parse_state(op, op.wire().state, state)?;
     let resource_type = name(
-        "ResourceType",
+        RecordField::ResourceType,
         required_str(
-            "ResourceType",
+            RecordField::ResourceType,
             raw.resource_type.as_ref(),
             "1 to 50 characters",
         )?,
     )?;
-    let creation = creation_date("CreationDate", raw.creation_date.as_ref())?;
+    let creation = creation_date(RecordField::CreationDate, raw.creation_date.as_ref())?;
     let region = region(raw, default_region)?;
     let id = match op {
         Operation::Backup => raw.backup_job_id.as_ref(),
@@ -479,31 +479,39 @@ pub(super) fn check<'r>(
     };
     if op.has_field(Field::MessageCategory) {
         fields.category = match optional_str(
-            "MessageCategory",
+            RecordField::MessageCategory,
             raw.message_category.as_ref(),
             "1 to 50 characters",
         )? {
             None | Some("") => None,
-            Some(c) => Some(name("MessageCategory", c)?),
+            Some(c) => Some(name(RecordField::MessageCategory, c)?),
         };
     }
     if op.has_field(Field::MalwareScanner) {
-        fields.scanner = optional_str("MalwareScanner", raw.malware_scanner.as_ref(), "GUARDDUTY")?
-            .map(|s| {
-                MalwareScanner::parse(s)
-                    .ok_or_else(|| RecordError::invalid("MalwareScanner", s, "GUARDDUTY"))
-            })
-            .transpose()?;
+        fields.scanner = optional_str(
+            RecordField::MalwareScanner,
+            raw.malware_scanner.as_ref(),
+            "GUARDDUTY",
+        )?
+        .map(|s| {
+            MalwareScanner::parse(s)
+                .ok_or_else(|| RecordError::invalid(RecordField::MalwareScanner, s, "GUARDDUTY"))
+        })
+        .transpose()?;
     }
     if op.has_field(Field::ScanResultStatus) {
-        const FIELD: &str = "ScanResult.ScanResultStatus";
+        const FIELD: RecordField = RecordField::ScanResultStatus;
         let status = match &raw.scan_result {
             None => None,
             Some(RawScanResult::Object(status)) => status.as_ref(),
             Some(RawScanResult::Other(Scalar::Null)) => None,
             Some(RawScanResult::Other(other)) => {
                 let text = other.to_string();
-                return Err(RecordError::invalid("ScanResult", &text, "an object"));
+                return Err(RecordError::invalid(
+                    RecordField::ScanResult,
+                    &text,
+                    "an object",
+                ));
             }
         };
         fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
@@ -523,28 +531,39 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     let names = op.wire();
     let expected = names.event.unwrap_or("no event (scan jobs have none)");
     let (id_field, state_field) = (names.event_job_id, names.event_state);
-    let detail_type = required_str("detail-type", raw.detail_type.as_ref(), expected)?;
+    let detail_type = required_str(RecordField::DetailType, raw.detail_type.as_ref(), expected)?;
     if names.event != Some(detail_type) {
-        return Err(RecordError::invalid("detail-type", detail_type, expected));
+        return Err(RecordError::invalid(
+            RecordField::DetailType,
+            detail_type,
+            expected,
+        ));
     }
     const DIGITS: &str = "exactly 12 digits, as a string";
-    let account_text = required_str("account", raw.event_account.as_ref(), DIGITS)?;
+    let account_text = required_str(RecordField::Account, raw.event_account.as_ref(), DIGITS)?;
     let account = AccountId::parse(account_text)
-        .map_err(|_| RecordError::invalid("account", account_text, DIGITS))?;
-    let region = required_str("region", raw.event_region.as_ref(), "a non-empty string")?;
+        .map_err(|_| RecordError::invalid(RecordField::Account, account_text, DIGITS))?;
+    let region = required_str(
+        RecordField::EventRegion,
+        raw.event_region.as_ref(),
+        "a non-empty string",
+    )?;
     if region.is_empty() {
-        return Err(RecordError::invalid("region", region, "a non-empty string"));
+        return Err(RecordError::invalid(
+            RecordField::EventRegion,
+            region,
+            "a non-empty string",
+        ));
     }
     const TIME: &str = "an RFC 3339 date-time from 1970 to 2106";
-    let time = required_str("time", raw.event_time.as_ref(), TIME)?;
+    let time = required_str(RecordField::Time, raw.event_time.as_ref(), TIME)?;
     let version = DateTime::parse_from_rfc3339(time)
         .ok()
         .and_then(|at| u32::try_from(at.timestamp()).ok())
-        .ok_or_else(|| RecordError::invalid("time", time, TIME))?;
-    let detail = raw
-        .detail
-        .as_ref()
-        .ok_or(RecordError::Missing { field: "detail" })?;
+        .ok_or_else(|| RecordError::invalid(RecordField::Time, time, TIME))?;
+    let detail = raw.detail.as_ref().ok_or(RecordError::Missing {
+        field: RecordField::Detail,
+    })?;
     let (id, state) = match op {
         Operation::Backup => (detail.backup_job_id.as_ref(), detail.state.as_ref()),
         Operation::Copy => (detail.copy_job_id.as_ref(), detail.state.as_ref()),
@@ -554,21 +573,24 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     let job_id = job_id(id_field, id)?;
     let state = parse_state(op, state_field, state)?;
     let resource_type = name(
-        "detail.resourceType",
+        RecordField::DetailResourceType,
         required_str(
-            "detail.resourceType",
+            RecordField::DetailResourceType,
             detail.resource_type.as_ref(),
             "1 to 50 characters",
         )?,
     )?;
-    let creation = creation_date("detail.creationDate", detail.creation_date.as_ref())?;
+    let creation = creation_date(
+        RecordField::DetailCreationDate,
+        detail.creation_date.as_ref(),
+    )?;
     let category = match optional_str(
-        "detail.messageCategory",
+        RecordField::DetailMessageCategory,
         detail.message_category.as_ref(),
         "1 to 50 characters",
     )? {
         None | Some("") => None,
-        Some(c) => Some(name("detail.messageCategory", c)?),
+        Some(c) => Some(name(RecordField::DetailMessageCategory, c)?),
     };
     Ok(JobFields {
         job_id,
@@ -584,12 +606,12 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     })
 }
 
-/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name (the one
-/// place that lists them).
+/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name, as a
+/// constant (a unit test checks it against [`ScanResultStatus::ALL`]).
 const SCAN_RESULTS: &str = "NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN";
 
 /// A ResourceType or MessageCategory: 1..=50 characters (SPEC §3), as written.
-fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
+fn name(field: RecordField, s: &str) -> Result<&str, RecordError> {
     // At most 50 bytes is at most 50 characters; count them only when longer.
     if s.is_empty() || (s.len() > MAX_NAME_CHARS && s.chars().nth(MAX_NAME_CHARS).is_some()) {
         return Err(RecordError::invalid(field, s, "1 to 50 characters"));
@@ -599,7 +621,7 @@ fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
 
 /// The job id member: absent, or 1..=256 bytes (SPEC §10).
 fn job_id<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
 ) -> Result<Option<&'v str>, RecordError> {
     const EXPECTED: &str = "a string of 1 to 256 bytes";
@@ -613,7 +635,7 @@ fn job_id<'v>(
 /// The state named by `value`, if it is one of `op`'s states.
 fn parse_state(
     op: Operation,
-    field: &'static str,
+    field: RecordField,
     value: Option<&Scalar<'_>>,
 ) -> Result<State, RecordError> {
     let wrong = |text: &str| RecordError::wrong_kind(field, text, op);
@@ -626,7 +648,7 @@ fn parse_state(
 
 /// The CreationDate: epoch seconds (digits below the millisecond truncated) or RFC 3339.
 fn creation_date(
-    field: &'static str,
+    field: RecordField,
     value: Option<&Scalar<'_>>,
 ) -> Result<UnixMillis, RecordError> {
     let ms = match value {
@@ -694,17 +716,23 @@ fn region<'r>(
     default_region: Option<&'r Region>,
 ) -> Result<&'r str, RecordError> {
     const EXPECTED: &str = "a non-empty string";
-    if let Some(name) = optional_str("Region", raw.region.as_ref(), EXPECTED)? {
+    if let Some(name) = optional_str(RecordField::Region, raw.region.as_ref(), EXPECTED)? {
         if name.is_empty() {
-            return Err(RecordError::invalid("Region", name, EXPECTED));
+            return Err(RecordError::invalid(RecordField::Region, name, EXPECTED));
         }
         return Ok(name);
     }
     let arns = [
-        ("BackupVaultArn", raw.backup_vault_arn.as_ref()),
-        ("SourceBackupVaultArn", raw.source_backup_vault_arn.as_ref()),
-        ("RecoveryPointArn", raw.recovery_point_arn.as_ref()),
-        ("ResourceArn", raw.resource_arn.as_ref()),
+        (RecordField::BackupVaultArn, raw.backup_vault_arn.as_ref()),
+        (
+            RecordField::SourceBackupVaultArn,
+            raw.source_backup_vault_arn.as_ref(),
+        ),
+        (
+            RecordField::RecoveryPointArn,
+            raw.recovery_point_arn.as_ref(),
+        ),
+        (RecordField::ResourceArn, raw.resource_arn.as_ref()),
     ];
     for (field, arn) in arns {
         if let Some(name) = optional_str(field, arn, "an ARN string")?.and_then(arn_region) {
@@ -713,7 +741,9 @@ fn region<'r>(
     }
     default_region
         .map(Region::as_str)
-        .ok_or(RecordError::Missing { field: "Region" })
+        .ok_or(RecordError::Missing {
+            field: RecordField::Region,
+        })
 }
 
 /// The region field of an ARN (`arn:partition:service:region:account:resource`), if not empty.
@@ -727,7 +757,7 @@ fn arn_region(arn: &str) -> Option<&str> {
 
 /// A required string member.
 fn required_str<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
     expected: &'static str,
 ) -> Result<&'v str, RecordError> {
@@ -736,7 +766,7 @@ fn required_str<'v>(
 
 /// An optional string member: `None` when absent or `null`.
 fn optional_str<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
     expected: &'static str,
 ) -> Result<Option<&'v str>, RecordError> {
@@ -1095,6 +1125,13 @@ impl<'de> Visitor<'de> for KeySeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_results_lists_every_status() {
+        let names: Vec<&str> = ScanResultStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let (last, rest) = names.split_last().map_or(("", &[][..]), |(l, r)| (*l, r));
+        assert_eq!(SCAN_RESULTS, format!("{} or {last}", rest.join(", ")));
+    }
 
     #[test]
     fn decimals_truncate_towards_zero() {
