@@ -49,9 +49,9 @@ fn check_row_invariants(case: &Case, rows: &[Row]) -> Result<(), TestCaseError> 
         );
     }
     for row in rows {
-        prop_assert!(row.count > 0, "zero-count row {:?}", row);
-        prop_assert_eq!(row.region.as_str(), case.caller.region().as_str());
-        prop_assert!(row.start_time < row.end_time, "empty bucket {:?}", row);
+        prop_assert!(row.count() > 0, "zero-count row {:?}", row);
+        prop_assert_eq!(row.region(), case.caller.region().as_str());
+        prop_assert!(row.start_time() < row.end_time(), "empty bucket {:?}", row);
         for &field in Field::ALL {
             if !case.op.fields().contains(&field) {
                 prop_assert_eq!(row.value(field), None, "{:?} on {:?}", field, case.op);

@@ -40,7 +40,16 @@ use support::{
 type Key = (UnixMillis, String, [Option<String>; Field::ALL.len()]);
 
 fn key(row: &Row) -> Key {
-    (row.start_time, row.region.clone(), row.values.clone())
+    (
+        row.start_time(),
+        row.region().to_owned(),
+        std::array::from_fn(|i| {
+            Field::ALL
+                .get(i)
+                .and_then(|&f| row.value(f))
+                .map(str::to_owned)
+        }),
+    )
 }
 
 fn fail(e: impl Display) -> TestCaseError {
@@ -841,7 +850,7 @@ fn header(case: &Case) -> Result<Vec<u8>, TestCaseError> {
 /// The index of `row`'s bucket in the grid of `case` (oldest first), by SPEC §5.
 fn bucket_index(case: &Case, row: &Row) -> Result<u8, TestCaseError> {
     let grid = naive::candidate_buckets(case.query.period(), case.query.day_grid(), case.now);
-    let start = i128::from(row.start_time.as_millis());
+    let start = i128::from(row.start_time().as_millis());
     let i = grid.iter().position(|&(s, _)| s == start);
     let i = i.ok_or_else(|| TestCaseError::fail(format!("{row:?} is off the grid")))?;
     u8::try_from(i).map_err(fail)
@@ -851,10 +860,10 @@ fn bucket_index(case: &Case, row: &Row) -> Result<u8, TestCaseError> {
 type ByteKey = (u8, Vec<Option<Vec<u8>>>);
 
 fn byte_key(case: &Case, row: &Row) -> Result<ByteKey, TestCaseError> {
-    let values = row
-        .values
+    let values = Field::ALL
         .iter()
-        .map(|v| v.as_ref().map(|s| s.as_bytes().to_vec()))
+        .map(|&f| row.value(f))
+        .map(|v| v.map(|s| s.as_bytes().to_vec()))
         .collect();
     Ok((bucket_index(case, row)?, values))
 }
@@ -1289,7 +1298,7 @@ proptest! {
         for page in &one_row_pages(&case, &table, whole.len() + 1)? {
             if let (Some(token), Some(row)) = (&page.token, page.rows.last()) {
                 let fields: Vec<RawField> =
-                    row.values.iter().map(|v| RawField::of(v.as_deref())).collect();
+                    Field::ALL.iter().map(|&f| RawField::of(row.value(f))).collect();
                 let expected = seal(key_body(&header, bucket_index(&case, row)?, &fields));
                 prop_assert_eq!(token, &expected, "the token of {:?}", row);
             }
@@ -1304,7 +1313,7 @@ proptest! {
         let mut fields = Vec::new();
         let mut compared = Vec::new();
         for (i, c) in choices.iter().enumerate() {
-            let v = base.and_then(|r| r.values[i].as_deref());
+            let v = base.and_then(|r| Field::ALL.get(i).and_then(|&f| r.value(f)));
             let (field, value) = c.apply(v);
             fields.push(field);
             compared.push(value);
@@ -1661,7 +1670,7 @@ fn long_labels_are_stored_as_hash_and_prefix() -> Result<(), TestCaseError> {
             .expect("a NextToken before the last page");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(fail)?;
         let row = &page.rows[0];
-        let rt = row.values[2].as_deref().expect("a resource type");
+        let rt = row.value(Field::ResourceType).expect("a resource type");
         assert!(
             token.len() < 512,
             "{} characters for {:?}",

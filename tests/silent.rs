@@ -7,9 +7,9 @@
 use std::error::Error;
 
 use backup_summaries::{
-    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, JobId, JobRecord,
-    JobTable, MalwareScanner, MaxResults, MessageCategory, Operation, Organization, Query, Row,
-    ScanResultStatus, State, UnixMillis, Upserted, Version, DEFAULT_TOKEN_LIFETIME,
+    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, Field, JobId,
+    JobRecord, JobTable, MalwareScanner, MaxResults, MessageCategory, Operation, Organization,
+    Query, Row, ScanResultStatus, State, UnixMillis, Upserted, Version, DEFAULT_TOKEN_LIFETIME,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -81,13 +81,14 @@ fn parse(op: Operation, pairs: &[(&str, &str)]) -> Result<Query, Box<dyn Error>>
 /// `Field::ALL` order (AccountId, State, ResourceType, MessageCategory, MalwareScanner,
 /// ScanResultStatus).
 fn row(start: i64, end: i64, values: [Option<&str>; 6], count: u64) -> Row {
-    Row {
-        start_time: UnixMillis::new(start),
-        end_time: UnixMillis::new(end),
-        region: REGION.to_owned(),
-        values: values.map(|v| v.map(str::to_owned)),
-        count,
-    }
+    let row = Row::new(UnixMillis::new(start), UnixMillis::new(end), REGION, count);
+    Field::ALL
+        .iter()
+        .zip(values)
+        .fold(row, |row, (&field, value)| match value {
+            Some(v) => row.with_value(field, v),
+            None => row,
+        })
 }
 
 /// A row of today's ONE_DAY bucket.
@@ -291,7 +292,7 @@ fn page_size_defaults_to_500() -> TestResult {
     assert!(page.next_token().is_some());
     let types: Vec<String> = page
         .rows()
-        .filter_map(|r| r.to_row().values[2].clone())
+        .filter_map(|r| r.to_row().value(Field::ResourceType).map(str::to_owned))
         .collect();
     let expected: Vec<String> = (0..500).map(|i| format!("T{i:03}")).collect();
     assert_eq!(types, expected);
@@ -646,7 +647,12 @@ fn by_state(table: &JobTable) -> Result<Vec<(String, u64)>, Box<dyn Error>> {
     Ok(summarize(&query, &me()?, NOW, table)
         .to_rows()
         .into_iter()
-        .map(|r| (r.values[1].clone().unwrap_or_default(), r.count))
+        .map(|r| {
+            (
+                r.value(Field::State).unwrap_or_default().to_owned(),
+                r.count(),
+            )
+        })
         .collect())
 }
 
@@ -740,7 +746,7 @@ fn pages_are_cut_from_the_jobs_current_at_each_request() -> TestResult {
     let rows: Vec<Row> = second.page().rows().map(|r| r.to_row()).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(
-        (rows[0].values[1].as_deref(), rows[0].count),
+        (rows[0].value(Field::State), rows[0].count()),
         (Some("COMPLETED"), 2)
     );
     Ok(())
