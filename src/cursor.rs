@@ -40,7 +40,7 @@ use base64::Engine as _;
 
 use crate::error::{CursorError, CursorErrorKind};
 use crate::period::AggregationPeriod;
-use crate::query::{Dimension, MaxResults, Query};
+use crate::query::{Dimension, MaxResults, Paging, Query};
 use crate::rows::{label_id, RawRow, Summary, SummaryRow, FIELDS};
 use crate::schema::Operation;
 use crate::scope::Caller;
@@ -101,17 +101,18 @@ impl Cursor {
         }
     }
 
-    /// The first page, or the page `query.next_token()` names.
+    /// The first page of `query`, or the page `paging`'s `NextToken` names.
     ///
     /// # Errors
     /// As [`Cursor::from_token`].
     pub fn resolve(
         query: &Query,
+        paging: &Paging,
         caller: &Caller,
         now: UnixMillis,
         lifetime: Duration,
     ) -> Result<Self, CursorError> {
-        match query.next_token() {
+        match paging.next_token() {
             Some(token) => Self::from_token(token, query, caller, now, lifetime),
             None => Ok(Self::start(query, caller, now)),
         }
@@ -661,8 +662,8 @@ mod tests {
     #[test]
     fn max_results_is_not_fingerprinted() -> Result<(), Box<dyn std::error::Error>> {
         let caller = caller()?;
-        let a = Query::from_pairs(Operation::Backup, [("MaxResults", "1")])?;
-        let b = Query::from_pairs(
+        let (a, _) = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", "1")])?;
+        let (b, _) = Query::from_pairs_with_paging(
             Operation::Backup,
             [("MaxResults", "7"), ("State", "AGGREGATE_ALL")],
         )?;

@@ -81,6 +81,14 @@ pub enum QueryError {
         /// The second value given, cut to 64 characters.
         value: Box<str>,
     },
+    /// A paging parameter (MaxResults, NextToken) where only the query's are read
+    /// ([`Query::from_pairs`](crate::Query::from_pairs)): read both with
+    /// [`Query::from_pairs_with_paging`](crate::Query::from_pairs_with_paging).
+    #[error(
+        "parameter {0} is paging, not part of a query: expected it beside the query \
+         (Query::from_pairs_with_paging)"
+    )]
+    Paging(Param),
     /// The parameter or helper does not exist for this operation.
     #[error("parameter {0} does not exist for {1}: expected only {1}'s parameters")]
     Unsupported(Param, Operation),
@@ -163,6 +171,7 @@ impl QueryError {
         match self {
             Self::Invalid { param: p, .. }
             | Self::Repeated { param: p, .. }
+            | Self::Paging(p)
             | Self::Unsupported(p, _) => *p,
             Self::Token(_) => Param::NextToken,
         }

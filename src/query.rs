@@ -53,6 +53,26 @@ pub struct Query {
     with_issues: bool,
     period: AggregationPeriod,
     grid: DayGrid,
+}
+
+/// Which page of a query's answer to return (SPEC §7): at most [`MaxResults`] rows, after the
+/// position a `NextToken` names (the first page without one). Kept beside the [`Query`], not
+/// in it: every page of a walk is the same query with other paging.
+///
+/// ```
+/// use backup_summaries::{MaxResults, Operation, Paging, Query};
+/// let (query, paging) = Query::from_pairs_with_paging(
+///     Operation::Backup,
+///     [("State", "ANY"), ("MaxResults", "10")],
+/// )?;
+/// assert_eq!(query, Query::from_pairs(Operation::Backup, [("State", "ANY")])?);
+/// let ten = MaxResults::new(10).ok_or("10 is a page size")?;
+/// assert_eq!(paging, Paging::new().with_max_results(ten));
+/// assert_eq!(paging.next_token(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, Eq, Hash, PartialEq)]
+pub struct Paging {
     max_results: MaxResults,
     next_token: Option<Box<str>>,
 }
@@ -62,7 +82,6 @@ pub struct Query {
 #[must_use]
 pub struct QueryBuilder {
     query: Query,
-    max_results: u32,
 }
 
 impl MaxResults {
@@ -133,44 +152,70 @@ impl Query {
                 with_issues: false,
                 period: AggregationPeriod::OneDay,
                 grid: DayGrid::ThroughToday,
-                max_results: MaxResults::DEFAULT,
-                next_token: None,
             },
-            max_results: u32::from(MaxResults::DEFAULT.0),
         }
     }
 
-    /// Parses `(name, value)` pairs by AWS parameter name (already percent-decoded).
+    /// Parses the query's `(name, value)` pairs by AWS parameter name (already
+    /// percent-decoded), without paging: a request's pairs, with MaxResults and NextToken,
+    /// go to [`Query::from_pairs_with_paging`].
     ///
     /// Names are case-sensitive. Names the operation does not have are ignored (SPEC §3);
     /// a parameter given twice is an error.
     ///
     /// # Errors
-    /// A [`QueryError`] naming the first parameter at fault (SPEC §8).
+    /// A [`QueryError`] naming the first parameter at fault (SPEC §8);
+    /// [`QueryError::Paging`] for MaxResults or NextToken, which a [`Query`] does not hold.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Dimension, Operation, Query};
+    /// let query = Query::from_pairs(Operation::Copy, [("State", "ANY"), ("Bogus", "1")])?;
+    /// assert_eq!(query.state(), &Dimension::Split);
+    /// assert!(Query::from_pairs(Operation::Copy, [("MaxResults", "10")]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pairs<I, K, V>(operation: Operation, pairs: I) -> Result<Self, QueryError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut seen = [false; Param::ALL.len()];
-        let mut b = Self::builder(operation);
-        for (name, value) in pairs {
-            let Some(param) = Param::parse(operation, name.as_ref()) else {
-                continue;
-            };
-            let Some(slot) = seen.get_mut(param.index()) else {
-                continue;
-            };
-            if std::mem::replace(slot, true) {
-                return Err(QueryError::Repeated {
-                    param,
-                    value: cut(value.as_ref()),
-                });
-            }
-            b = b.parse_param(param, value.as_ref())?;
-        }
-        b.build()
+        parse_pairs(operation, pairs, false).map(|(query, _)| query)
+    }
+
+    /// Parses a request's `(name, value)` pairs (already percent-decoded) into the query and
+    /// its paging (MaxResults, NextToken), as [`Query::from_pairs`] does the query's.
+    ///
+    /// # Errors
+    /// A [`QueryError`] naming the first parameter at fault (SPEC §8), in the order of the
+    /// pairs: a bad MaxResults or an empty NextToken is [`QueryError::Invalid`].
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Operation, Query};
+    /// let (query, paging) = Query::from_pairs_with_paging(
+    ///     Operation::Scan,
+    ///     [("AggregationPeriod", "SEVEN_DAYS"), ("MaxResults", "25")],
+    /// )?;
+    /// assert_eq!(paging.max_results().get(), 25);
+    /// let e = Query::from_pairs_with_paging(Operation::Scan, [("MaxResults", "0")]).err();
+    /// assert_eq!(
+    ///     e.map(|e| e.to_string()).as_deref(),
+    ///     Some(r#"invalid MaxResults "0": expected an integer from 1 to 1000"#)
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pairs_with_paging<I, K, V>(
+        operation: Operation,
+        pairs: I,
+    ) -> Result<(Self, Paging), QueryError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        parse_pairs(operation, pairs, true)
     }
 
     /// The operation.
@@ -233,6 +278,14 @@ impl Query {
     pub fn day_grid(&self) -> DayGrid {
         self.grid
     }
+}
+
+impl Paging {
+    /// The first page, of [`MaxResults::DEFAULT`] (500) rows.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Rows per page.
     #[must_use]
@@ -240,20 +293,20 @@ impl Query {
         self.max_results
     }
 
-    /// The raw `NextToken`, if this query continues an earlier one.
+    /// The raw `NextToken`, if this is not the first page.
     #[must_use]
     pub fn next_token(&self) -> Option<&str> {
         self.next_token.as_deref()
     }
 
-    /// This query with another page size.
+    /// This paging with another page size.
     #[must_use]
     pub fn with_max_results(mut self, max_results: MaxResults) -> Self {
         self.max_results = max_results;
         self
     }
 
-    /// This query continuing from `token` (or from the start with `None`).
+    /// This paging continuing from `token` (or from the first page with `None`).
     #[must_use]
     pub fn with_next_token(mut self, token: Option<&str>) -> Self {
         self.next_token = token.map(Into::into);
@@ -326,23 +379,11 @@ impl QueryBuilder {
         self
     }
 
-    /// Rows per page, 1..=1000 (default 500, D).
-    pub fn max_results(mut self, n: u32) -> Self {
-        self.max_results = n;
-        self
-    }
-
-    /// Continue from a `NextToken` of an earlier page.
-    pub fn next_token(mut self, token: impl Into<Box<str>>) -> Self {
-        self.query.next_token = Some(token.into());
-        self
-    }
-
     /// Checks the query.
     ///
     /// # Errors
-    /// [`QueryError::Invalid`] for a state the operation does not have or a page size outside
-    /// 1..=1000; [`QueryError::Unsupported`] for a dimension or helper the operation lacks.
+    /// [`QueryError::Invalid`] for a state the operation does not have;
+    /// [`QueryError::Unsupported`] for a dimension or helper the operation lacks.
     pub fn build(self) -> Result<Query, QueryError> {
         let q = self.query;
         let op = q.operation;
@@ -381,18 +422,16 @@ impl QueryBuilder {
         if let Some(&(field, _)) = used.iter().find(|&&(f, used)| used && !op.has_field(f)) {
             return Err(unsupported(Param::Field(field)));
         }
-        let max_results = MaxResults::new(self.max_results).ok_or_else(|| {
-            QueryError::invalid(
-                Param::MaxResults,
-                &self.max_results.to_string(),
-                EXPECT_MAX_RESULTS,
-            )
-        })?;
-        Ok(Query { max_results, ..q })
+        Ok(q)
     }
 
-    /// Applies one wire parameter.
-    fn parse_param(self, param: Param, value: &str) -> Result<Self, QueryError> {
+    /// Applies one wire parameter of the query, or of its `paging`.
+    fn parse_param(
+        self,
+        paging: &mut Paging,
+        param: Param,
+        value: &str,
+    ) -> Result<Self, QueryError> {
         let op = self.query.operation;
         let bad = |expected: Cow<'static, str>| QueryError::invalid(param, value, expected);
         Ok(match param {
@@ -436,16 +475,54 @@ impl QueryBuilder {
             }
             Param::MaxResults => {
                 let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS.into()))?;
-                self.max_results(n)
+                paging.max_results = n;
+                self
             }
             Param::NextToken => {
                 if value.is_empty() {
                     return Err(bad(EXPECT_TOKEN.into()));
                 }
-                self.next_token(value)
+                paging.next_token = Some(value.into());
+                self
             }
         })
     }
+}
+
+/// Parses `(name, value)` pairs into a query and, `with_paging`, its paging; without,
+/// MaxResults and NextToken are [`QueryError::Paging`].
+fn parse_pairs<I, K, V>(
+    operation: Operation,
+    pairs: I,
+    with_paging: bool,
+) -> Result<(Query, Paging), QueryError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut seen = [false; Param::ALL.len()];
+    let mut b = Query::builder(operation);
+    let mut paging = Paging::new();
+    for (name, value) in pairs {
+        let Some(param) = Param::parse(operation, name.as_ref()) else {
+            continue;
+        };
+        if param.is_paging() && !with_paging {
+            return Err(QueryError::Paging(param));
+        }
+        let Some(slot) = seen.get_mut(param.index()) else {
+            continue;
+        };
+        if std::mem::replace(slot, true) {
+            return Err(QueryError::Repeated {
+                param,
+                value: cut(value.as_ref()),
+            });
+        }
+        b = b.parse_param(&mut paging, param, value.as_ref())?;
+    }
+    Ok((b.build()?, paging))
 }
 
 /// The wire spelling of a State dimension.
@@ -467,7 +544,7 @@ fn mode<T>(value: &str, specific: impl FnOnce(&str) -> Option<T>) -> Option<Dime
 }
 
 /// Decimal digits naming an integer in 1..=1000.
-fn parse_max_results(value: &str) -> Option<u32> {
+fn parse_max_results(value: &str) -> Option<MaxResults> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -476,10 +553,7 @@ fn parse_max_results(value: &str) -> Option<u32> {
     if significant.len() > 4 {
         return None;
     }
-    significant
-        .parse::<u32>()
-        .ok()
-        .filter(|n| MaxResults::new(*n).is_some())
+    significant.parse::<u32>().ok().and_then(MaxResults::new)
 }
 
 #[cfg(test)]
@@ -492,7 +566,10 @@ mod tests {
         assert_eq!(q.account(), None);
         assert_eq!(q.state(), &Dimension::Collapse);
         assert_eq!(q.period(), AggregationPeriod::OneDay);
-        assert_eq!(q.max_results(), MaxResults::DEFAULT);
+        let (_, paging) =
+            Query::from_pairs_with_paging(Operation::Backup, std::iter::empty::<(&str, &str)>())?;
+        assert_eq!(paging.max_results(), MaxResults::DEFAULT);
+        assert_eq!(paging.next_token(), None);
         Ok(())
     }
 
@@ -524,7 +601,7 @@ mod tests {
             "00",
             "0001001",
         ] {
-            let r = Query::from_pairs(Operation::Backup, [("MaxResults", bad)]);
+            let r = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", bad)]);
             assert!(
                 matches!(
                     r,
@@ -537,7 +614,20 @@ mod tests {
             );
         }
         for good in ["1", "1000", "0500", "000000000000042"] {
-            assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
+            assert!(
+                Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", good)]).is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn paging_is_not_part_of_a_query() {
+        for (name, value) in [("MaxResults", "10"), ("NextToken", "abc")] {
+            let r = Query::from_pairs(Operation::Backup, [(name, value)]);
+            assert!(
+                matches!(r, Err(QueryError::Paging(p)) if p.as_str() == name),
+                "{r:?}"
+            );
         }
     }
 

@@ -602,6 +602,13 @@ impl Param {
             .filter(|&p| operation.has_param(p))
     }
 
+    /// Whether this is a paging parameter (MaxResults, NextToken): it chooses the page of an
+    /// answer, kept in a [`Paging`](crate::Paging) beside the [`Query`](crate::Query).
+    #[must_use]
+    pub const fn is_paging(self) -> bool {
+        matches!(self, Self::MaxResults | Self::NextToken)
+    }
+
     /// Position of this parameter in [`Param::ALL`].
     #[must_use]
     pub(crate) const fn index(self) -> usize {

@@ -1,12 +1,13 @@
-//! Every rejection of SPEC §8 that `Query::from_pairs` makes, one test each: the variant, the
+//! Every rejection of SPEC §8 that `Query::from_pairs_with_paging` (the wire's parser: query
+//! and paging) makes, one test each: the variant, the
 //! parameter at fault, and a message that names the parameter, quotes the value (cut to 64
 //! characters) and says what is allowed.
 
 use backup_summaries::{Field, Operation, Param, Query, QueryError};
 
-/// The error `from_pairs` gives for `pairs`, which must be rejected.
+/// The error `from_pairs_with_paging` gives for `pairs`, which must be rejected.
 fn rejected(op: Operation, pairs: &[(&str, &str)]) -> QueryError {
-    match Query::from_pairs(op, pairs.iter().copied()) {
+    match Query::from_pairs_with_paging(op, pairs.iter().copied()) {
         Ok(q) => panic!("{pairs:?} accepted for {op}: {q:?}"),
         Err(e) => e,
     }
@@ -261,7 +262,10 @@ fn max_results_over_1000_is_rejected() {
         "4294967297",
         &["1 to 1000"],
     );
-    assert!(Query::from_pairs(Operation::Restore, [("MaxResults", "1000")]).is_ok());
+    assert!(Query::from_pairs_with_paging(Operation::Restore, [("MaxResults", "1000")]).is_ok());
+    // The query alone has no paging: Query::from_pairs refuses MaxResults, naming it.
+    let err = Query::from_pairs(Operation::Restore, [("MaxResults", "1000")]).err();
+    assert_eq!(err, Some(QueryError::Paging(Param::MaxResults)));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::wire::response::WireResponse;
 /// ```
 /// use backup_summaries::wire::ApiError;
 /// use backup_summaries::{Operation, Query};
-/// let rejected = Query::from_pairs(Operation::Backup, [("MaxResults", "0")]).err();
+/// let rejected = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", "0")]).err();
 /// let e = ApiError::from(rejected.ok_or("MaxResults=0 was accepted")?);
 /// assert_eq!((e.name(), e.status()), ("InvalidParameterValueException", 400));
 /// assert_eq!(e.message(), r#"invalid MaxResults "0": expected an integer from 1 to 1000"#);

@@ -117,7 +117,7 @@ impl Service {
     ///   `404 UnknownOperationException`, whatever the method.
     /// - A known path with a method other than `GET` is `405 MethodNotAllowedException`.
     /// - The query string is percent-decoded (`+` is a space) and parsed with
-    ///   [`Query::from_pairs`]; any [`QueryError`](crate::QueryError), bad NextToken included,
+    ///   [`Query::from_pairs_with_paging`]; any [`QueryError`](crate::QueryError), bad NextToken included,
     ///   is `400 InvalidParameterValueException` with the error's text as the message.
     /// - Otherwise `200` with the page's body ([`write_page`]).
     ///
@@ -139,10 +139,12 @@ impl Service {
             return Err(ApiError::method_not_allowed(request.method, request.path));
         }
         let raw = request.query.strip_prefix('?').unwrap_or(request.query);
-        let query = Query::from_pairs(op, form_urlencoded::parse(raw.as_bytes()))?;
+        let (query, paging) =
+            Query::from_pairs_with_paging(op, form_urlencoded::parse(raw.as_bytes()))?;
         let answer = self.cache.answer(
             self.table(op),
             &query,
+            &paging,
             request.caller,
             request.now,
             self.token_lifetime,

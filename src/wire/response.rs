@@ -95,11 +95,14 @@ impl WireResponse {
 ///
 /// # Examples
 /// ```
-/// use backup_summaries::{wire, Caller, JobTable, Operation, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME};
+/// use backup_summaries::{
+///     wire, Caller, JobTable, Operation, Paging, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME,
+/// };
 /// let table = JobTable::new(Operation::Restore);
 /// let caller = Caller::new("123456789012".parse()?, "eu-west-1".parse()?);
 /// let query = Query::from_pairs(Operation::Restore, [("AggregationPeriod", "SEVEN_DAYS")])?;
-/// let answer = table.answer(&query, &caller, UnixMillis::new(0), DEFAULT_TOKEN_LIFETIME)?;
+/// let now = UnixMillis::new(0);
+/// let answer = table.answer(&query, &Paging::new(), &caller, now, DEFAULT_TOKEN_LIFETIME)?;
 /// let mut body = Vec::new();
 /// wire::write_page(&answer.page(), &mut body);
 /// assert_eq!(body, br#"{"RestoreJobSummaries":[],"AggregationPeriod":"SEVEN_DAYS"}"#);
