@@ -44,7 +44,11 @@ fn service() -> Result<Service, Box<dyn std::error::Error>> {
 
 fn get(service: &Service, path: &str, query: &str) -> Result<WireResponse, RecordError> {
     let caller = caller()?;
-    Ok(service.handle(&Request::new("GET", path, query, &caller, "req-1", NOW)))
+    Ok(service.handle(
+        &Request::get(path, &caller, NOW)
+            .with_query(query)
+            .with_request_id("req-1"),
+    ))
 }
 
 /// Status line, headers in order, blank line, body: what the golden strings pin.
@@ -330,7 +334,9 @@ fn unknown_path_is_404_unknown_operation() -> TestResult {
         + r#"{"Code":"UnknownOperationException","Message":"unknown operation \"GET\" \"/audit/backup-job-summaries/\": expected GET on /audit/backup-job-summaries, /audit/copy-job-summaries, /audit/restore-job-summaries or /audit/scan-job-summaries"}"#;
     assert_eq!(text, expected);
     let caller = caller()?;
-    let post = Request::new("POST", "/nope", "", &caller, "req-1", NOW);
+    let post = Request::get("/nope", &caller, NOW)
+        .with_method("POST")
+        .with_request_id("req-1");
     assert_eq!(service()?.handle(&post).status, 404);
     Ok(())
 }
@@ -338,14 +344,10 @@ fn unknown_path_is_404_unknown_operation() -> TestResult {
 #[test]
 fn other_methods_are_405_method_not_allowed() -> TestResult {
     let caller = caller()?;
-    let request = Request::new(
-        "POST",
-        "/audit/copy-job-summaries",
-        "State=ANY",
-        &caller,
-        "req-1",
-        NOW,
-    );
+    let request = Request::get("/audit/copy-job-summaries", &caller, NOW)
+        .with_method("POST")
+        .with_query("State=ANY")
+        .with_request_id("req-1");
     let text = render(&service()?.handle(&request));
     println!("{text}");
     let expected = String::new()
@@ -354,14 +356,9 @@ fn other_methods_are_405_method_not_allowed() -> TestResult {
         + "x-amzn-ErrorType: MethodNotAllowedException\nAllow: GET\n\n"
         + r#"{"Code":"MethodNotAllowedException","Message":"method \"POST\" not allowed on /audit/copy-job-summaries: expected GET"}"#;
     assert_eq!(text, expected);
-    let lower = Request::new(
-        "get",
-        "/audit/copy-job-summaries",
-        "",
-        &caller,
-        "req-1",
-        NOW,
-    );
+    let lower = Request::get("/audit/copy-job-summaries", &caller, NOW)
+        .with_method("get")
+        .with_request_id("req-1");
     assert_eq!(service()?.handle(&lower).status, 405);
     Ok(())
 }

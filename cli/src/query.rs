@@ -85,14 +85,9 @@ pub(crate) fn run(args: &QueryArgs) -> Result<(), Failure> {
     );
     let query_string = encode(&args.params);
     let service = &dataset.service;
-    let request = Request::new(
-        "GET",
-        path_for_operation(op),
-        &query_string,
-        &caller,
-        REQUEST_ID,
-        now,
-    );
+    let request = Request::get(path_for_operation(op), &caller, now)
+        .with_query(&query_string)
+        .with_request_id(REQUEST_ID);
     let response = service.handle(&request);
     if response.status != 200 {
         return Err(Failure::Rejected(response.body));
