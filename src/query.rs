@@ -28,6 +28,14 @@ pub enum Dimension<T> {
 }
 
 /// Rows per page: 1..=1000, default 500 (SPEC §7).
+///
+/// ```
+/// use backup_summaries::MaxResults;
+/// assert_eq!(MaxResults::new(10).map(MaxResults::get), Some(10));
+/// assert_eq!(MaxResults::new(0), None);
+/// assert_eq!(MaxResults::new(1001), None);
+/// assert_eq!(MaxResults::default(), MaxResults::DEFAULT);
+/// ```
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct MaxResults(u16);
 
@@ -139,6 +147,25 @@ fn expect_state(operation: Operation) -> String {
 
 impl Query {
     /// A builder with every default of SPEC §3.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{AggregationPeriod, Dimension, Operation, Query, State};
+    /// let query = Query::builder(Operation::Copy)
+    ///     .state(Dimension::Only(State::Failed))
+    ///     .resource_type(Dimension::Split)
+    ///     .period(AggregationPeriod::SevenDays)
+    ///     .build()?;
+    /// let same = Query::from_pairs(
+    ///     Operation::Copy,
+    ///     [("State", "FAILED"), ("ResourceType", "ANY"), ("AggregationPeriod", "SEVEN_DAYS")],
+    /// )?;
+    /// assert_eq!(query, same);
+    /// // A state the operation does not have is rejected when the query is built.
+    /// let e = Query::builder(Operation::Copy).state(Dimension::Only(State::Expired)).build();
+    /// assert!(e.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(operation: Operation) -> QueryBuilder {
         QueryBuilder {
             query: Self {

@@ -76,6 +76,18 @@ pub(crate) type Labels = Vec<Option<Box<str>>>;
 /// Cheap to page through: [`Summary::rows`] and [`Summary::page`] only borrow. Two summaries
 /// are equal when they answer the same operation and period with the same rows (bucket
 /// edges, region, values and counts), however they were computed.
+///
+/// ```
+/// use backup_summaries::{summarize, Caller, Field, JobTable, Operation, Query, UnixMillis};
+/// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
+/// let query = Query::from_pairs(Operation::Scan, [("ScanResultStatus", "ANY")])?;
+/// let summary = summarize(&query, &caller, UnixMillis::new(0), &JobTable::new(Operation::Scan));
+/// assert!(summary.is_empty() && summary.total() == 0);
+/// for row in summary.rows() {
+///     println!("{} {:?} {}", row.start_time(), row.value(Field::ScanResultStatus), row.count());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub(crate) operation: Operation,

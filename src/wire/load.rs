@@ -18,8 +18,8 @@ use crate::wire::stream::JobStream;
 ///
 /// # Errors
 /// An [`IngestError`] for the first bad record: its [`Position`] (the line of JSON Lines, the
-/// index in a document's list) and the [`RecordError`] naming the field, or
-/// [`RecordError::Malformed`] for malformed JSON.
+/// index in a document's list) and the [`RecordError`](crate::RecordError) naming the field, or
+/// [`RecordError::Malformed`](crate::RecordError::Malformed) for malformed JSON.
 ///
 /// # Examples
 /// ```
@@ -55,6 +55,25 @@ pub fn parse_jobs(
 /// # Errors
 /// As [`parse_jobs`]; a record the table's operation refuses gets its position too. The
 /// table is unchanged on error.
+///
+/// # Examples
+/// ```
+/// use backup_summaries::{wire, JobTable, Operation, Region};
+/// let mut table = JobTable::new(Operation::Copy);
+/// let lines = b"{\"CopyJobId\":\"c-1\",\"AccountId\":\"123456789012\",\"State\":\"RUNNING\",\
+///     \"ResourceType\":\"S3\",\"CreationDate\":\"2026-11-26T09:00:00Z\"}\n\
+///     {\"CopyJobId\":\"c-1\",\"AccountId\":\"123456789012\",\"State\":\"COMPLETED\",\
+///     \"ResourceType\":\"S3\",\"CreationDate\":\"2026-11-26T09:00:00Z\"}\n";
+/// let region: Region = "eu-central-1".parse()?; // these records name no region
+/// assert_eq!(wire::load_jobs(&mut table, lines, Some(&region))?, 2);
+/// assert_eq!(table.len(), 1); // the second record replaced the first (same CopyJobId)
+///
+/// let bad = b"{\"AccountId\":\"42\"}\n";
+/// let e = wire::load_jobs(&mut table, bad, Some(&region)).err().ok_or("accepted")?;
+/// assert_eq!(e.to_string(), r#"line 1: invalid AccountId "42": expected exactly 12 digits"#);
+/// assert_eq!(table.len(), 1); // unchanged
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_jobs(
     table: &mut JobTable,
     input: &[u8],
