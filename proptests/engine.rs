@@ -49,9 +49,9 @@ fn check_row_invariants(case: &Case, rows: &[Row]) -> Result<(), TestCaseError> 
         );
     }
     for row in rows {
-        prop_assert!(row.count > 0, "zero-count row {:?}", row);
-        prop_assert_eq!(row.region.as_str(), case.caller.region().as_str());
-        prop_assert!(row.start_time < row.end_time, "empty bucket {:?}", row);
+        prop_assert!(row.count() > 0, "zero-count row {:?}", row);
+        prop_assert_eq!(row.region(), case.caller.region().as_str());
+        prop_assert!(row.start_time() < row.end_time(), "empty bucket {:?}", row);
         for &field in Field::ALL {
             if !case.op.fields().contains(&field) {
                 prop_assert_eq!(row.value(field), None, "{:?} on {:?}", field, case.op);
@@ -174,7 +174,7 @@ proptest! {
         op in operation(),
         pairs in prop::collection::vec((param_name(), param_value()), 0..8),
     ) {
-        let result = Query::from_pairs(op, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let result = Query::from_pairs_with_paging(op, pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         match (first_fault(op, &pairs), result) {
             (None, Ok(_)) => {}
             (Some(Fault::Invalid(name, value)), Err(err @ QueryError::Invalid { .. })) => {
@@ -226,8 +226,8 @@ proptest! {
             })
         }),
     ) {
-        let a = Query::from_pairs(op, pairs);
-        let b = Query::from_pairs(op, shuffled);
+        let a = Query::from_pairs_with_paging(op, pairs);
+        let b = Query::from_pairs_with_paging(op, shuffled);
         prop_assert!(a.is_ok(), "{:?}", a);
         prop_assert_eq!(a, b);
     }
@@ -244,8 +244,8 @@ proptest! {
             let mut with = without.clone();
             with.push((name.to_owned(), "AGGREGATE_ALL".to_owned()));
             let fail = |e: QueryError| TestCaseError::fail(e.to_string());
-            let omitted = Query::from_pairs(op, without.clone()).map_err(fail)?;
-            let explicit = Query::from_pairs(op, with).map_err(fail)?;
+            let omitted = Query::from_pairs_with_paging(op, without.clone()).map_err(fail)?;
+            let explicit = Query::from_pairs_with_paging(op, with).map_err(fail)?;
             prop_assert_eq!(omitted, explicit, "{}", name);
         }
     }

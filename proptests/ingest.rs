@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 
 use backup_summaries::wire::parse_changes;
-use backup_summaries::{Operation, Region, State, Version};
+use backup_summaries::{Operation, RecordField, Region, State, Version};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -140,6 +140,6 @@ proptest! {
         // the same events on another operation's path are rejected, naming detail-type
         let other = if op == Operation::Copy { Operation::Backup } else { Operation::Copy };
         let e = parse_changes(other, body.as_bytes(), None);
-        prop_assert_eq!(e.err().and_then(|e| e.error().field()), Some("detail-type"));
+        prop_assert_eq!(e.err().and_then(|e| e.error().field()), Some(RecordField::DetailType));
     }
 }

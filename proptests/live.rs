@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use backup_summaries::{
-    summarize, Applied, Batch, JobId, JobRecord, JobTable, MaxResults, Operation, Outcome, Query,
-    Row, State, UnixMillis, Version, DEFAULT_TOKEN_LIFETIME,
+    summarize, Applied, Batch, Field, JobId, JobRecord, JobTable, MaxResults, Operation, Outcome,
+    Paging, Query, Row, State, UnixMillis, Version, DEFAULT_TOKEN_LIFETIME,
 };
 
 use support::{case_for, config, naive, record, Case, RoleKind, BASE_DAY, DAY_MS};
@@ -401,7 +401,11 @@ proptest! {
         for op in &start {
             apply(&mut table, op)?;
         }
-        let key = |r: &Row| (r.start_time, r.region.clone(), r.values.clone());
+        let key = |r: &Row| {
+            let values: Vec<Option<String>> =
+                Field::ALL.iter().map(|&f| r.value(f).map(str::to_owned)).collect();
+            (r.start_time(), r.region().to_owned(), values)
+        };
         let mut emitted: Vec<Row> = Vec::new();
         let mut token: Option<String> = None;
         for page in 0..200 {
@@ -412,9 +416,9 @@ proptest! {
             }
             let max = MaxResults::new(maxes[page % maxes.len()])
                 .ok_or_else(|| TestCaseError::fail("MaxResults out of range"))?;
-            let query = case.query.clone().with_max_results(max).with_next_token(token.as_deref());
+            let paging = Paging::new().with_max_results(max).with_next_token(token.as_deref());
             let answer = table
-                .answer(&query, &case.caller, case.now, DEFAULT_TOKEN_LIFETIME)
+                .answer(&case.query, &paging, &case.caller, case.now, DEFAULT_TOKEN_LIFETIME)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             let current = summarize(&case.query, &case.caller, case.now, &table).to_rows();
             let after: Vec<Row> = match emitted.last() {

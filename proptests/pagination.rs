@@ -24,7 +24,7 @@ use proptest::sample::Index;
 use backup_summaries::{
     summarize, AccountId, AggregationPeriod, Aggregator, Answer, Caller, Cursor, CursorError,
     DayGrid, Dimension, Field, JobRecord, JobTable, MalwareScanner, MaxResults, MessageCategory,
-    Operation, Page, Param, Query, QueryBuilder, QueryError, Region, ResourceType, Row,
+    Operation, Page, Paging, Param, Query, QueryBuilder, QueryError, Region, ResourceType, Row,
     ScanResultStatus, State, UnixMillis, DEFAULT_TOKEN_LIFETIME,
 };
 
@@ -40,7 +40,16 @@ use support::{
 type Key = (UnixMillis, String, [Option<String>; Field::ALL.len()]);
 
 fn key(row: &Row) -> Key {
-    (row.start_time, row.region.clone(), row.values.clone())
+    (
+        row.start_time(),
+        row.region().to_owned(),
+        std::array::from_fn(|i| {
+            Field::ALL
+                .get(i)
+                .and_then(|&f| row.value(f))
+                .map(str::to_owned)
+        }),
+    )
 }
 
 fn fail(e: impl Display) -> TestCaseError {
@@ -181,13 +190,15 @@ fn answer_step(
     token: Option<&str>,
     max: MaxResults,
 ) -> Result<Seen, TestCaseError> {
-    let q = case
-        .query
-        .clone()
-        .with_max_results(max)
-        .with_next_token(token);
+    let paging = Paging::new().with_max_results(max).with_next_token(token);
     let answer = table
-        .answer(&q, &case.caller, at, DEFAULT_TOKEN_LIFETIME)
+        .answer(
+            &case.query,
+            &paging,
+            &case.caller,
+            at,
+            DEFAULT_TOKEN_LIFETIME,
+        )
         .map_err(fail)?;
     prop_assert_eq!(answer.cursor().pinned_now(), case.now);
     prop_assert_eq!(answer.cursor().is_start(), token.is_none());
@@ -508,9 +519,9 @@ fn expect_rejected(
             prop_assert!(e.to_string().contains("NextToken"), "{}", e);
         }
     }
-    let q = query.clone().with_next_token(Some(token));
+    let paging = Paging::new().with_next_token(Some(token));
     let result: Result<Answer, QueryError> =
-        JobTable::new(query.operation()).answer(&q, caller, at, lifetime);
+        JobTable::new(query.operation()).answer(query, &paging, caller, at, lifetime);
     match result {
         Err(QueryError::Token(e)) => {
             prop_assert!(is_kind(&e), "{}: {:?} rejected as {:?}", what, token, e);
@@ -538,9 +549,9 @@ fn expect_accepted(
         .map_err(|e| TestCaseError::fail(format!("{what}: {token:?} rejected: {e:?}")))?;
     prop_assert_eq!(cursor.to_token(), token, "{}", what);
     prop_assert_eq!(cursor.pinned_now(), pinned, "{}", what);
-    let q = query.clone().with_next_token(Some(token));
+    let paging = Paging::new().with_next_token(Some(token));
     let answer = JobTable::new(query.operation())
-        .answer(&q, caller, at, lifetime)
+        .answer(query, &paging, caller, at, lifetime)
         .map_err(|e| TestCaseError::fail(format!("{what}: {token:?} rejected: {e:?}")))?;
     prop_assert_eq!(answer.cursor(), &cursor, "{}", what);
     Ok(())
@@ -563,26 +574,23 @@ fn rebuild(q: &Query, account: Option<Dimension<AccountId>>, issues: bool) -> Qu
         .malware_scanner(q.malware_scanner().clone())
         .scan_result_status(q.scan_result_status().clone())
         .period(q.period())
-        .day_grid(q.day_grid())
-        .max_results(u32::try_from(q.max_results().get()).expect("at most 1000"));
+        .day_grid(q.day_grid());
     if let Some(a) = account {
         b = b.account(a);
     }
     b
 }
 
-/// `q` after the defaults of SPEC §3, without the paging parameters: what the fingerprint of
+/// `q` after the defaults of SPEC §3 (paging is not part of a query): what the fingerprint of
 /// SPEC §7 must cover. Two queries with equal canonical forms are the same query.
 fn canonical(q: &Query, caller: &Caller) -> Result<Query, TestCaseError> {
     let account = q
         .account()
         .cloned()
         .unwrap_or(Dimension::Only(caller.account()));
-    Ok(rebuild(q, Some(account), q.is_completed_with_issues())
+    rebuild(q, Some(account), q.is_completed_with_issues())
         .build()
-        .map_err(fail)?
-        .with_max_results(MaxResults::DEFAULT)
-        .with_next_token(None))
+        .map_err(fail)
 }
 
 /// Collapse, Split and each of `values`.
@@ -668,24 +676,12 @@ fn one_parameter_changes(q: &Query) -> Result<Vec<(String, Query)>, TestCaseErro
         .collect()
 }
 
-/// Queries equal to `q` after defaults but not necessarily equal as values: another
-/// MaxResults, AccountId omitted versus the caller's own account, a category in other case.
-fn same_query_spellings(
-    q: &Query,
-    caller: &Caller,
-    max: MaxResults,
-) -> Result<Vec<(String, Query)>, TestCaseError> {
+/// Queries equal to `q` after defaults but not necessarily equal as values: AccountId
+/// omitted versus the caller's own account, a category in other case. (Another MaxResults is
+/// another [`Paging`], not another query: the loop checks it separately.)
+fn same_query_spellings(q: &Query, caller: &Caller) -> Result<Vec<(String, Query)>, TestCaseError> {
     let issues = q.is_completed_with_issues();
-    let mut out = vec![
-        (
-            "other MaxResults".to_owned(),
-            q.clone().with_max_results(max),
-        ),
-        (
-            "with a NextToken already".to_owned(),
-            q.clone().with_next_token(Some("stale")),
-        ),
-    ];
+    let mut out = Vec::new();
     let own = Dimension::Only(caller.account());
     match q.account() {
         None => out.push((
@@ -841,7 +837,7 @@ fn header(case: &Case) -> Result<Vec<u8>, TestCaseError> {
 /// The index of `row`'s bucket in the grid of `case` (oldest first), by SPEC §5.
 fn bucket_index(case: &Case, row: &Row) -> Result<u8, TestCaseError> {
     let grid = naive::candidate_buckets(case.query.period(), case.query.day_grid(), case.now);
-    let start = i128::from(row.start_time.as_millis());
+    let start = i128::from(row.start_time().as_millis());
     let i = grid.iter().position(|&(s, _)| s == start);
     let i = i.ok_or_else(|| TestCaseError::fail(format!("{row:?} is off the grid")))?;
     u8::try_from(i).map_err(fail)
@@ -851,10 +847,10 @@ fn bucket_index(case: &Case, row: &Row) -> Result<u8, TestCaseError> {
 type ByteKey = (u8, Vec<Option<Vec<u8>>>);
 
 fn byte_key(case: &Case, row: &Row) -> Result<ByteKey, TestCaseError> {
-    let values = row
-        .values
+    let values = Field::ALL
         .iter()
-        .map(|v| v.as_ref().map(|s| s.as_bytes().to_vec()))
+        .map(|&f| row.value(f))
+        .map(|v| v.map(|s| s.as_bytes().to_vec()))
         .collect();
     Ok((bucket_index(case, row)?, values))
 }
@@ -1289,7 +1285,7 @@ proptest! {
         for page in &one_row_pages(&case, &table, whole.len() + 1)? {
             if let (Some(token), Some(row)) = (&page.token, page.rows.last()) {
                 let fields: Vec<RawField> =
-                    row.values.iter().map(|v| RawField::of(v.as_deref())).collect();
+                    Field::ALL.iter().map(|&f| RawField::of(row.value(f))).collect();
                 let expected = seal(key_body(&header, bucket_index(&case, row)?, &fields));
                 prop_assert_eq!(token, &expected, "the token of {:?}", row);
             }
@@ -1304,7 +1300,7 @@ proptest! {
         let mut fields = Vec::new();
         let mut compared = Vec::new();
         for (i, c) in choices.iter().enumerate() {
-            let v = base.and_then(|r| r.values[i].as_deref());
+            let v = base.and_then(|r| Field::ALL.get(i).and_then(|&f| r.value(f)));
             let (field, value) = c.apply(v);
             fields.push(field);
             compared.push(value);
@@ -1384,10 +1380,14 @@ proptest! {
             let same = |q2: &Query, what: &str| {
                 expect_accepted(&token, q2, me, case.now, life, case.now, what)
             };
-            for (what, q2) in same_query_spellings(q, me, new_max)? {
+            for (what, q2) in same_query_spellings(q, me)? {
                 prop_assert_eq!(&canonical(&q2, me)?, &mine, "{}", what);
                 same(&q2, &what)?;
             }
+            // Another MaxResults continues the same walk (MaxResults is not fingerprinted).
+            let other_max = Paging::new().with_max_results(new_max).with_next_token(Some(&token));
+            let answer = table.answer(q, &other_max, me, case.now, life).map_err(fail)?;
+            prop_assert_eq!(answer.cursor().pinned_now(), case.now, "other MaxResults");
             changed = 0;
             for (what, q2) in &changes {
                 if canonical(q2, me)? == mine {
@@ -1451,8 +1451,11 @@ proptest! {
             // Restore has no MessageCategory: the parameter is ignored (SPEC §3).
             _ => spellings.push(vec![("MessageCategory", "SUCCESS")]),
         }
-        let parse =
-            |pairs: &[(&str, &str)]| Query::from_pairs(op, pairs.iter().copied()).map_err(fail);
+        let parse = |pairs: &[(&str, &str)]| {
+            Query::from_pairs_with_paging(op, pairs.iter().copied())
+                .map(|(query, _)| query)
+                .map_err(fail)
+        };
         let queries: Vec<Query> = spellings.iter().map(|s| parse(s)).collect::<Result<_, _>>()?;
         let life = DEFAULT_TOKEN_LIFETIME;
         for (i, a) in queries.iter().enumerate() {
@@ -1505,8 +1508,10 @@ proptest! {
                     expect_rejected(&token, q, me, at, lifetime, CursorError::is_expired, &what)?;
                 } else {
                     expect_accepted(&token, q, me, at, lifetime, case.now, &what)?;
-                    let q = case.query.clone().with_next_token(Some(&token));
-                    let answer = table.answer(&q, &case.caller, at, lifetime).map_err(fail)?;
+                    let paging = Paging::new().with_next_token(Some(&token));
+                    let answer = table
+                        .answer(&case.query, &paging, &case.caller, at, lifetime)
+                        .map_err(fail)?;
                     prop_assert_eq!(answer.summary().to_rows(), pinned_rows.clone(), "{}", what);
                 }
             }
@@ -1661,7 +1666,7 @@ fn long_labels_are_stored_as_hash_and_prefix() -> Result<(), TestCaseError> {
             .expect("a NextToken before the last page");
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(fail)?;
         let row = &page.rows[0];
-        let rt = row.values[2].as_deref().expect("a resource type");
+        let rt = row.value(Field::ResourceType).expect("a resource type");
         assert!(
             token.len() < 512,
             "{} characters for {:?}",

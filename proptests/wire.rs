@@ -169,14 +169,11 @@ fn real_token(
     caller: &Caller,
     now: i64,
 ) -> Option<String> {
-    let r = service.handle(&Request::new(
-        "GET",
-        path,
-        query,
-        caller,
-        "t",
-        UnixMillis::new(now),
-    ));
+    let r = service.handle(
+        &Request::get(path, caller, UnixMillis::new(now))
+            .with_query(query)
+            .with_request_id("t"),
+    );
     let body: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
     body["NextToken"].as_str().map(str::to_owned)
 }
@@ -456,7 +453,7 @@ proptest! {
             Some(t) => format!("{query}&NextToken={t}"),
             None => query,
         };
-        let request = Request::new(&method, &path, &query, &caller, &request_id, UnixMillis::new(now));
+        let request = Request::get(&path, &caller, UnixMillis::new(now)).with_method(&method).with_query(&query).with_request_id(&request_id);
         let response = service.handle(&request);
         check_response(&response)?;
         prop_assert_eq!(response.header("x-amzn-RequestId"), Some(request_id.as_str()));
@@ -481,7 +478,7 @@ proptest! {
         let mut edited = token.clone();
         edited.replace_range(i..=i, &with);
         let q = format!("{query}&NextToken={edited}");
-        let r = service.handle(&Request::new("GET", path, &q, &caller, "r", UnixMillis::new(NOW + now_shift)));
+        let r = service.handle(&Request::get(path, &caller, UnixMillis::new(NOW + now_shift)).with_query(&q).with_request_id("r"));
         check_response(&r)?;
         if edited != token {
             prop_assert_eq!(r.status, 400);
@@ -546,6 +543,6 @@ proptest! {
         let e = parse_jobs(op, input.as_bytes(), Some(&default)).err()
             .ok_or_else(|| TestCaseError::fail("a bad AccountId was accepted"))?;
         prop_assert_eq!(e.position(), Position::Line(bad + 1));
-        prop_assert_eq!(e.error().field(), Some("AccountId"));
+        prop_assert_eq!(e.error().field(), Some(backup_summaries::RecordField::AccountId));
     }
 }

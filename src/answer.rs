@@ -3,7 +3,7 @@
 //! summaries above the tables so a NextToken walk costs one aggregation.
 //!
 //! A cached summary is keyed by everything that determines it: the table's operation and
-//! [`generation`](JobTable::generation), the query without its paging parameters, the caller
+//! [`generation`](JobTable::generation), the query (paging is separate), the caller
 //! and the pinned `now`. Any change to the table changes its generation, so a cached summary
 //! is always exactly what a fresh pass would give.
 
@@ -14,7 +14,7 @@ use crate::cursor::{Cursor, Page};
 use crate::engine::summarize;
 use crate::error::QueryError;
 use crate::jobs::JobTable;
-use crate::query::{MaxResults, Query};
+use crate::query::{MaxResults, Paging, Query};
 use crate::rows::Summary;
 use crate::schema::Operation;
 use crate::scope::Caller;
@@ -36,14 +36,17 @@ pub struct Answer {
 /// `capacity` concurrent walks never evict each other.
 ///
 /// ```
-/// use backup_summaries::{Caller, JobTable, Operation, Query, SummaryCache, UnixMillis, DEFAULT_TOKEN_LIFETIME};
+/// use backup_summaries::{
+///     Caller, JobTable, Operation, Paging, Query, SummaryCache, UnixMillis, DEFAULT_TOKEN_LIFETIME,
+/// };
 /// let table = JobTable::new(Operation::Backup);
 /// let cache = SummaryCache::new(8);
 /// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
 /// let query = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
+/// let paging = Paging::new();
 /// let now = UnixMillis::new(1_795_737_599_000);
-/// let first = cache.answer(&table, &query, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
-/// let again = cache.answer(&table, &query, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
+/// let first = cache.answer(&table, &query, &paging, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
+/// let again = cache.answer(&table, &query, &paging, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
 /// assert!(std::ptr::eq(first.summary(), again.summary())); // computed once
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -92,8 +95,8 @@ impl SummaryCache {
         }
     }
 
-    /// [`JobTable::answer`], reusing a summary computed for the same table generation, query
-    /// (paging aside), caller and pinned `now`.
+    /// [`JobTable::answer`], reusing a summary computed for the same table generation, query,
+    /// caller and pinned `now` (whatever the paging).
     ///
     /// # Errors
     /// As [`JobTable::answer`].
@@ -101,19 +104,17 @@ impl SummaryCache {
         &self,
         table: &JobTable,
         query: &Query,
+        paging: &Paging,
         caller: &Caller,
         now: UnixMillis,
         lifetime: Duration,
     ) -> Result<Answer, QueryError> {
-        let cursor = Cursor::resolve(query, caller, now, lifetime)?;
+        let cursor = Cursor::resolve(query, paging, caller, now, lifetime)?;
         let pinned = cursor.pinned_now();
         let key = CacheKey {
             operation: table.operation(),
             generation: table.generation(),
-            query: query
-                .clone()
-                .with_max_results(MaxResults::DEFAULT)
-                .with_next_token(None),
+            query: query.clone(),
             caller: caller.clone(),
             now: pinned,
         };
@@ -146,7 +147,7 @@ impl SummaryCache {
         Ok(Answer {
             summary,
             cursor,
-            max_results: query.max_results(),
+            max_results: paging.max_results(),
         })
     }
 
@@ -175,7 +176,8 @@ impl Default for SummaryCache {
 }
 
 impl JobTable {
-    /// Answers `query` (first page, or the page its `NextToken` names) for `caller` at `now`.
+    /// Answers `query` for `caller` at `now`: the page `paging` asks for (the first, or the
+    /// one its `NextToken` names, of at most its MaxResults rows).
     ///
     /// Tokens older than `lifetime` are rejected ([`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME)
     /// is 24 h). The summary is computed at the token's pinned `now`, from the jobs current
@@ -189,24 +191,26 @@ impl JobTable {
     /// use backup_summaries::{Caller, JobTable, Operation, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME};
     /// let table = JobTable::new(Operation::Scan);
     /// let caller = Caller::new("123456789012".parse()?, "eu-west-1".parse()?);
-    /// let query = Query::from_pairs(Operation::Scan, [("MaxResults", "10")])?;
-    /// let answer = table.answer(&query, &caller, UnixMillis::new(0), DEFAULT_TOKEN_LIFETIME)?;
+    /// let (query, paging) = Query::from_pairs_with_paging(Operation::Scan, [("MaxResults", "10")])?;
+    /// let now = UnixMillis::new(0);
+    /// let answer = table.answer(&query, &paging, &caller, now, DEFAULT_TOKEN_LIFETIME)?;
     /// assert!(answer.page().is_empty() && answer.page().next_token().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn answer(
         &self,
         query: &Query,
+        paging: &Paging,
         caller: &Caller,
         now: UnixMillis,
         lifetime: Duration,
     ) -> Result<Answer, QueryError> {
-        let cursor = Cursor::resolve(query, caller, now, lifetime)?;
+        let cursor = Cursor::resolve(query, paging, caller, now, lifetime)?;
         let summary = Arc::new(summarize(query, caller, cursor.pinned_now(), self));
         Ok(Answer {
             summary,
             cursor,
-            max_results: query.max_results(),
+            max_results: paging.max_results(),
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::error::RecordError;
 use crate::identity::{JobId, JobKey, Version};
 use crate::intern::{remap, Dims, Packed, PACKED};
 use crate::record::{Fields, JobRecord};
-use crate::schema::Operation;
+use crate::schema::{Operation, RecordField};
 
 /// Changes for one operation's [`JobTable`](crate::JobTable), checked and interned, not yet applied.
 ///
@@ -74,6 +74,7 @@ pub struct Applied {
 
 /// A change that was rejected, with its position (0-based) among the changes of its batch.
 /// Nothing of the batch was applied.
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[error("change {position}: {error}")]
 pub struct BatchError {
@@ -187,7 +188,7 @@ impl Batch {
             return Err(BatchError::new(
                 self.staged,
                 RecordError::invalid(
-                    "Operation",
+                    RecordField::Operation,
                     other.operation.as_str(),
                     "a batch of the same operation",
                 ),

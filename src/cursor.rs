@@ -6,30 +6,8 @@
 //! exactly the rows after that key, so rows added between pages never repeat a row or skip a
 //! later one.
 //!
-//! # Token layout (version 1)
-//!
-//! The token is the URL-safe base64 (no padding) of these bytes, all integers little-endian:
-//!
-//! | bytes | content |
-//! |---|---|
-//! | 1 | format version, `1` |
-//! | 8 | pinned `now`, milliseconds since the epoch (i64) |
-//! | 8 | fingerprint: FNV-1a 64 over the canonical query encoding (below) |
-//! | 1 | `0`: first position (nothing emitted yet), `1`: a row key follows |
-//! | 1 | row key: bucket index |
-//! | 6 × | row key: per field in [`Field`](crate::Field) order, `0` absent; `1`, length (u8), UTF-8 bytes for a value of at most 48 bytes; `2`, FNV-1a 64 of the value, length (u8), its first at most 40 bytes (cut at a char boundary) for a longer value |
-//! | 8 | checksum: FNV-1a 64 of every byte before it |
-//!
-//! A token is at most 1 + 8 + 8 + 1 + 1 + 6 × 50 + 8 = 327 bytes, 436 characters, whatever
-//! the values (a unit test checks the bound).
-//! FNV-1a detects every single-byte edit (each step is a bijection); it is a checksum, not a
-//! signature: tokens are not secret and carry nothing the caller could not ask for directly.
-//!
-//! The canonical query encoding is: `b"backup-summaries/query/v1"`, the operation code, the
-//! caller's account (u64), the caller's region (u32 length + bytes), then each of AccountId,
-//! State, ResourceType, MessageCategory, MalwareScanner, ScanResultStatus after defaults as
-//! `0` collapse / `1` split / `2`, u32 length, value bytes; then the completed-with-issues
-//! flag, the period code and the day-grid code.
+//! The token layout is public: it is documented on [`Cursor`] (and pinned by golden tokens
+//! that `tests/golden/next_token.py` computes from that documentation alone).
 
 use std::cmp::Ordering;
 use std::ops::Range;
@@ -40,7 +18,7 @@ use base64::Engine as _;
 
 use crate::error::{CursorError, CursorErrorKind};
 use crate::period::AggregationPeriod;
-use crate::query::{Dimension, MaxResults, Query};
+use crate::query::{Dimension, MaxResults, Paging, Query};
 use crate::rows::{label_id, RawRow, Summary, SummaryRow, FIELDS};
 use crate::schema::Operation;
 use crate::scope::Caller;
@@ -58,7 +36,80 @@ const MAX_TOKEN_CHARS: usize = 1024;
 /// How long a `NextToken` stays valid after the first page: 24 hours (D).
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Where a page starts: the pinned `now`, the query fingerprint and the last row emitted.
+/// Where a page starts (SPEC §7): the pinned `now`, the query fingerprint and the last row
+/// emitted, a keyset position, never an offset. Its `NextToken` is [`Cursor::to_token`];
+/// [`Cursor::from_token`] (or [`Cursor::resolve`] with a [`Paging`]) reads one back.
+///
+/// # Examples
+///
+/// A NextToken walk by hand, two rows a page (what [`JobTable::answer`](crate::JobTable::answer)
+/// does per request):
+///
+/// ```
+/// use backup_summaries::{
+///     summarize, Caller, Cursor, JobRecord, JobTable, MaxResults, Operation, Query, State,
+///     UnixMillis, DEFAULT_TOKEN_LIFETIME,
+/// };
+/// let me = "123456789012".parse()?;
+/// let caller = Caller::new(me, "us-east-1".parse()?);
+/// let mut jobs = JobTable::new(Operation::Backup);
+/// for state in [State::Aborted, State::Completed, State::Failed] {
+///     let created = UnixMillis::new(1_795_690_000_000);
+///     jobs.push(&JobRecord::new(me, "us-east-1".parse()?, state, "EBS".parse()?, created))?;
+/// }
+/// let query = Query::from_pairs(Operation::Backup, [("State", "ANY")])?;
+/// let two = MaxResults::new(2).ok_or("2 is a page size")?;
+/// let now = UnixMillis::new(1_795_737_599_000);
+///
+/// let first = Cursor::start(&query, &caller, now);
+/// let summary = summarize(&query, &caller, first.pinned_now(), &jobs);
+/// let page = summary.page(&first, two);
+/// assert_eq!(page.len(), 2);
+/// let token = page.next_token().ok_or("a second page")?;
+///
+/// // The next request, an hour later: same window (the pinned now), next rows.
+/// let later = UnixMillis::new(now.as_millis() + 3_600_000);
+/// let next = Cursor::from_token(token, &query, &caller, later, DEFAULT_TOKEN_LIFETIME)?;
+/// assert_eq!(next.pinned_now(), now);
+/// let summary = summarize(&query, &caller, next.pinned_now(), &jobs);
+/// let page = summary.page(&next, two);
+/// assert_eq!(page.rows().map(|r| r.count()).sum::<u64>(), 1);
+/// assert_eq!(page.next_token(), None);
+///
+/// // A token is bound to its query and caller.
+/// let other = Query::from_pairs(Operation::Backup, [("State", "FAILED")])?;
+/// let e = Cursor::from_token(token, &other, &caller, later, DEFAULT_TOKEN_LIFETIME).err();
+/// assert!(e.is_some_and(|e| e.is_foreign()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Token layout (version 1)
+///
+/// The token is the URL-safe base64 (no padding) of these bytes, all integers little-endian:
+///
+/// | bytes | content |
+/// |---|---|
+/// | 1 | format version, `1` |
+/// | 8 | pinned `now`, milliseconds since the epoch (i64) |
+/// | 8 | fingerprint: FNV-1a 64 over the canonical query encoding (below) |
+/// | 1 | `0`: first position (nothing emitted yet), `1`: a row key follows |
+/// | 1 | row key: bucket index |
+/// | 6 × | row key: per field in [`Field`](crate::Field) order, `0` absent; `1`, length (u8), UTF-8 bytes for a value of at most 48 bytes; `2`, FNV-1a 64 of the value, length (u8), its first at most 40 bytes (cut at a char boundary) for a longer value |
+/// | 8 | checksum: FNV-1a 64 of every byte before it |
+///
+/// A token is at most 1 + 8 + 8 + 1 + 1 + 6 × 50 + 8 = 327 bytes, 436 characters, whatever
+/// the values (a unit test checks the bound).
+/// FNV-1a detects every single-byte edit (each step is a bijection); it is a checksum, not a
+/// signature: tokens are not secret and carry nothing the caller could not ask for directly.
+///
+/// The canonical query encoding is: `b"backup-summaries/query/v1"`, the operation code (u8:
+/// backup 1, copy 2, restore 3, scan 4), the caller's account (u64), the caller's region
+/// (u32 length + bytes), then each of AccountId, State, ResourceType, MessageCategory,
+/// MalwareScanner, ScanResultStatus after defaults (an omitted AccountId is the caller's
+/// own) as `0` collapse / `1` split / `2`, u32 length, value bytes (the AWS spelling); then
+/// the completed-with-issues flag (u8, 0 or 1), the period code (u8: `ONE_DAY` 1,
+/// `SEVEN_DAYS` 2, `FOURTEEN_DAYS` 3) and the day-grid code (u8: through today 0, prior full
+/// days 1). Paging (MaxResults, NextToken) is not part of it.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct Cursor {
     pinned_now: UnixMillis,
@@ -101,17 +152,18 @@ impl Cursor {
         }
     }
 
-    /// The first page, or the page `query.next_token()` names.
+    /// The first page of `query`, or the page `paging`'s `NextToken` names.
     ///
     /// # Errors
     /// As [`Cursor::from_token`].
     pub fn resolve(
         query: &Query,
+        paging: &Paging,
         caller: &Caller,
         now: UnixMillis,
         lifetime: Duration,
     ) -> Result<Self, CursorError> {
-        match query.next_token() {
+        match paging.next_token() {
             Some(token) => Self::from_token(token, query, caller, now, lifetime),
             None => Ok(Self::start(query, caller, now)),
         }
@@ -200,6 +252,30 @@ impl Summary {
     /// more rows follow (SPEC §7).
     ///
     /// The summary must be computed at `cursor.pinned_now()` for the same query and caller.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{
+    ///     summarize, Caller, Cursor, JobRecord, JobTable, MaxResults, Operation, Query, State,
+    ///     UnixMillis,
+    /// };
+    /// let me = "123456789012".parse()?;
+    /// let caller = Caller::new(me, "us-east-1".parse()?);
+    /// let mut jobs = JobTable::new(Operation::Restore);
+    /// for (state, ms) in [(State::Completed, 1_795_650_000_000), (State::Failed, 1_795_690_000_000)] {
+    ///     jobs.push(&JobRecord::new(me, "us-east-1".parse()?, state, "EFS".parse()?, UnixMillis::new(ms)))?;
+    /// }
+    /// let query = Query::from_pairs(Operation::Restore, [("State", "ANY")])?;
+    /// let now = UnixMillis::new(1_795_737_599_000);
+    /// let summary = summarize(&query, &caller, now, &jobs);
+    /// let one = MaxResults::new(1).ok_or("1 is a page size")?;
+    /// let page = summary.page(&Cursor::start(&query, &caller, now), one);
+    /// assert_eq!(page.rows().map(|r| r.to_string()).collect::<Vec<_>>(), [
+    ///     "2026-11-25T00:00:00.000Z 2026-11-26T00:00:00.000Z us-east-1 123456789012 COMPLETED AGGREGATE_ALL 1",
+    /// ]);
+    /// assert!(page.next_token().is_some()); // FAILED, on 2026-11-26, follows
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn page(&self, cursor: &Cursor, max: MaxResults) -> Page<'_> {
         let start = match &cursor.after {
@@ -661,8 +737,8 @@ mod tests {
     #[test]
     fn max_results_is_not_fingerprinted() -> Result<(), Box<dyn std::error::Error>> {
         let caller = caller()?;
-        let a = Query::from_pairs(Operation::Backup, [("MaxResults", "1")])?;
-        let b = Query::from_pairs(
+        let (a, _) = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", "1")])?;
+        let (b, _) = Query::from_pairs_with_paging(
             Operation::Backup,
             [("MaxResults", "7"), ("State", "AGGREGATE_ALL")],
         )?;

@@ -1,13 +1,18 @@
-//! Every public error of the core: records ([`RecordError`]), queries ([`QueryError`]) and
-//! tokens ([`CursorError`]).
+//! Every public error of the core, one per concern, each a `thiserror` error: records
+//! ([`RecordError`], the field typed as [`RecordField`]), queries ([`QueryError`], the
+//! parameter typed as [`Param`]) and tokens ([`CursorError`]). A batch's error
+//! ([`BatchError`](crate::BatchError)) wraps a [`RecordError`] with its position.
+//!
+//! `source()` never returns what `Display` already printed: these errors have no underlying
+//! cause, and [`QueryError::Token`] is transparent (a unit test walks every chain).
 //!
 //! Messages follow SPEC §8: lower case, naming the field or parameter, the offending value cut
 //! to 64 characters, and what is allowed.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::query::Param;
-use crate::schema::Operation;
+use crate::schema::{Operation, Param, RecordField};
 
 /// Longest excerpt of an offending value that an error message quotes.
 pub(crate) const MAX_QUOTED_CHARS: usize = 64;
@@ -19,24 +24,24 @@ pub enum RecordError {
     /// A required field is absent.
     #[error("missing {field}")]
     Missing {
-        /// The field's wire name, e.g. `CreationDate`.
-        field: &'static str,
+        /// The field, e.g. [`RecordField::CreationDate`].
+        field: RecordField,
     },
     /// A field has a value that is not allowed. The value is cut to 64 characters.
     #[error("invalid {field} \"{value}\": expected {expected}")]
     Invalid {
-        /// The field's wire name.
-        field: &'static str,
+        /// The field.
+        field: RecordField,
         /// The offending value, cut to 64 characters.
         value: Box<str>,
         /// What is allowed.
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     /// The record's state is not one of its kind's states.
     #[error("invalid {field} \"{value}\" for {operation}: expected one of {expected}")]
     WrongKind {
-        /// The field's wire name (`State`, `Status`, ...).
-        field: &'static str,
+        /// The field ([`RecordField::State`], [`RecordField::Status`], ...).
+        field: RecordField,
         /// The offending value.
         value: Box<str>,
         /// The operation whose table the record was offered to.
@@ -54,33 +59,51 @@ pub enum RecordError {
 
 /// Why a query was rejected (SPEC §3, §8). Every variant names the parameter at fault.
 #[non_exhaustive]
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 pub enum QueryError {
     /// The value is not allowed.
+    #[error("invalid {param} \"{value}\": expected {expected}")]
     Invalid {
         /// The parameter.
         param: Param,
         /// The offending value, cut to 64 characters.
         value: Box<str>,
         /// What is allowed.
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
     /// The parameter appeared more than once in the query string.
+    #[error(
+        "invalid {param} \"{value}\": parameter {param} given more than once; expected it at most once"
+    )]
     Repeated {
         /// The parameter.
         param: Param,
         /// The second value given, cut to 64 characters.
         value: Box<str>,
     },
+    /// A paging parameter (MaxResults, NextToken) where only the query's are read
+    /// ([`Query::from_pairs`](crate::Query::from_pairs)): read both with
+    /// [`Query::from_pairs_with_paging`](crate::Query::from_pairs_with_paging).
+    #[error(
+        "parameter {0} is paging, not part of a query: expected it beside the query \
+         (Query::from_pairs_with_paging)"
+    )]
+    Paging(Param),
     /// The parameter or helper does not exist for this operation.
+    #[error("parameter {0} does not exist for {1}: expected only {1}'s parameters")]
     Unsupported(Param, Operation),
     /// The `NextToken` could not be used. Transparent: it shows the [`CursorError`]'s text
-    /// and forwards its `source()`, so an error-chain printer shows that text once.
-    Token(CursorError),
+    /// and forwards its `source()` (none), so an error-chain printer shows that text once.
+    #[error(transparent)]
+    Token(#[from] CursorError),
 }
 
 /// Why a `NextToken` was rejected (SPEC §7). Opaque: use the `is_*` predicates.
-#[derive(Clone, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error(
+    "invalid NextToken \"{token}\": {kind}; expected a NextToken returned by the previous page of this same query"
+)]
 pub struct CursorError {
     kind: CursorErrorKind,
     /// The token, cut to 64 characters.
@@ -101,16 +124,20 @@ pub(crate) enum CursorErrorKind {
 
 impl RecordError {
     /// An [`RecordError::Invalid`] with the value cut to 64 characters.
-    pub(crate) fn invalid(field: &'static str, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn invalid(
+        field: RecordField,
+        value: &str,
+        expected: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
             field,
             value: cut(value),
-            expected,
+            expected: expected.into(),
         }
     }
 
     /// A [`RecordError::WrongKind`]: `value` of `field` is not one of `operation`'s states.
-    pub(crate) fn wrong_kind(field: &'static str, value: &str, operation: Operation) -> Self {
+    pub(crate) fn wrong_kind(field: RecordField, value: &str, operation: Operation) -> Self {
         Self::WrongKind {
             field,
             value: cut(value),
@@ -127,11 +154,11 @@ impl RecordError {
 
     /// The field at fault, if the error names one.
     #[must_use]
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<RecordField> {
         match self {
             Self::Missing { field }
             | Self::Invalid { field, .. }
-            | Self::WrongKind { field, .. } => Some(field),
+            | Self::WrongKind { field, .. } => Some(*field),
             Self::Malformed { .. } => None,
         }
     }
@@ -144,55 +171,22 @@ impl QueryError {
         match self {
             Self::Invalid { param: p, .. }
             | Self::Repeated { param: p, .. }
+            | Self::Paging(p)
             | Self::Unsupported(p, _) => *p,
             Self::Token(_) => Param::NextToken,
         }
     }
 
-    pub(crate) fn invalid(param: Param, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn invalid(
+        param: Param,
+        value: &str,
+        expected: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
             param,
             value: cut(value),
-            expected,
+            expected: expected.into(),
         }
-    }
-}
-
-impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Invalid {
-                param,
-                value,
-                expected,
-            } => write!(f, "invalid {param} \"{value}\": expected {expected}"),
-            Self::Repeated { param, value } => write!(
-                f,
-                "invalid {param} \"{value}\": parameter {param} given more than once; expected it at most once"
-            ),
-            Self::Unsupported(p, op) => write!(
-                f,
-                "parameter {p} does not exist for {op}: expected only {op}'s parameters"
-            ),
-            Self::Token(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for QueryError {
-    /// `Token` is transparent (its Display is the cursor error's), so it forwards the cursor
-    /// error's own source instead of returning the cursor error a second time.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Token(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-impl From<CursorError> for QueryError {
-    fn from(e: CursorError) -> Self {
-        Self::Token(e)
     }
 }
 
@@ -230,23 +224,17 @@ impl CursorError {
     }
 }
 
-impl fmt::Display for CursorError {
+impl fmt::Display for CursorErrorKind {
+    /// Why the token is rejected, as the [`CursorError`] message says it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let why = match self.kind {
-            CursorErrorKind::Malformed => "it does not decode",
-            CursorErrorKind::Foreign => "it was issued for another operation, query or caller",
-            CursorErrorKind::Future => "it was issued for a time after now",
-            CursorErrorKind::Expired => "it has expired",
-        };
-        write!(
-            f,
-            "invalid NextToken \"{}\": {why}; expected a NextToken returned by the previous page of this same query",
-            self.token
-        )
+        f.write_str(match self {
+            Self::Malformed => "it does not decode",
+            Self::Foreign => "it was issued for another operation, query or caller",
+            Self::Future => "it was issued for a time after now",
+            Self::Expired => "it has expired",
+        })
     }
 }
-
-impl std::error::Error for CursorError {}
 
 /// `value` cut to its first 64 characters.
 pub(crate) fn cut(value: &str) -> Box<str> {
@@ -296,7 +284,7 @@ mod tests {
             &cursor,
             &QueryError::invalid(Param::MaxResults, "0", "1 to 1000"),
             &QueryError::Unsupported(Param::MaxResults, Operation::Restore),
-            &RecordError::invalid("AccountId", "x", "exactly 12 digits"),
+            &RecordError::invalid(RecordField::AccountId, "x", "exactly 12 digits"),
         ];
         for e in errors {
             assert_chain_says_each_thing_once(e);

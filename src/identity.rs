@@ -18,6 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::RecordError;
+use crate::schema::RecordField;
 use crate::time::UnixMillis;
 
 /// Longest job id accepted, in bytes (SPEC §10).
@@ -99,7 +100,11 @@ impl JobId {
     /// [`RecordError::Invalid`] naming field `JobId` when `s` is empty or longer than 256 bytes.
     pub fn parse(s: &str) -> Result<Self, RecordError> {
         if s.is_empty() || s.len() > MAX_JOB_ID_BYTES {
-            return Err(RecordError::invalid("JobId", s, "1 to 256 bytes"));
+            return Err(RecordError::invalid(
+                RecordField::JobId,
+                s,
+                "1 to 256 bytes",
+            ));
         }
         Ok(Self(s.into()))
     }

@@ -8,7 +8,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::RecordError;
 use crate::record::{AccountId, Fields};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus};
+use crate::schema::{scan_code_of, Operation, RecordField};
 
 /// An interner: each distinct string gets a dense id in order of first appearance.
 #[derive(Clone, Debug, Default)]
@@ -35,7 +35,7 @@ pub(crate) struct Dims {
     pub(crate) categories: Dictionary,
     /// Bit `c` set when some job has state code `c`.
     pub(crate) states_present: u16,
-    /// Bit `x` set when some job has extra code `x` (scanner | result << 2).
+    /// Bit `x` set when some job has the packed scan code `x` (`schema::scan_code`).
     pub(crate) extras_present: u16,
 }
 
@@ -46,7 +46,7 @@ pub(crate) const STATE: usize = 2;
 pub(crate) const RESOURCE_TYPE: usize = 3;
 /// 0 = absent, else 1 + id in `categories`.
 pub(crate) const CATEGORY: usize = 4;
-/// Malware scanner code in bits 0..2, scan result code in bits 2..4 (0 = absent).
+/// The packed code of the scan-only dimensions (`schema::scan_code`; 0 = absent).
 pub(crate) const EXTRA: usize = 5;
 /// Number of packed fields.
 pub(crate) const PACKED: usize = 6;
@@ -135,9 +135,13 @@ impl Dims {
     /// when a field already holds 2^28 distinct values.
     pub(crate) fn pack(&mut self, op: Operation, f: &Fields<'_>) -> Result<Packed, RecordError> {
         if !op.has_state(f.state) {
-            return Err(RecordError::wrong_kind("State", f.state.as_str(), op));
+            return Err(RecordError::wrong_kind(
+                RecordField::State,
+                f.state.as_str(),
+                op,
+            ));
         }
-        let too_many = |field: &'static str, value: &str| {
+        let too_many = |field: RecordField, value: &str| {
             RecordError::invalid(
                 field,
                 value,
@@ -146,27 +150,27 @@ impl Dims {
         };
         let region = self.regions.intern(f.region);
         if region >= MAX_SYMBOLS {
-            return Err(too_many("Region", f.region));
+            return Err(too_many(RecordField::Region, f.region));
         }
         let account = self.accounts.intern(f.account);
         if account >= MAX_SYMBOLS {
-            return Err(too_many("AccountId", &f.account.to_string()));
+            return Err(too_many(RecordField::AccountId, &f.account.to_string()));
         }
         let resource_type = self.resource_types.intern(f.resource_type);
         if resource_type >= MAX_SYMBOLS {
-            return Err(too_many("ResourceType", f.resource_type));
+            return Err(too_many(RecordField::ResourceType, f.resource_type));
         }
         let category = match f.category {
             Some(c) => {
                 let id = self.categories.intern(c);
                 if id >= MAX_SYMBOLS {
-                    return Err(too_many("MessageCategory", c));
+                    return Err(too_many(RecordField::MessageCategory, c));
                 }
                 id + 1
             }
             None => 0,
         };
-        let extra = extra_code(f.scanner, f.result);
+        let extra = scan_code_of(f.scanner, f.result);
         let state = f.state.code();
         self.states_present |= 1 << (state & 15);
         self.extras_present |= 1 << (extra & 15);
@@ -224,11 +228,6 @@ impl Dims {
             .max(self.resource_types.len())
             .max(self.categories.len() + 1)
     }
-}
-
-/// The packed code of the scan-only fields: scanner in bits 0..2, result in bits 2..4.
-pub(crate) fn extra_code(scanner: Option<MalwareScanner>, result: Option<ScanResultStatus>) -> u8 {
-    scanner.map_or(0, MalwareScanner::code) | (result.map_or(0, ScanResultStatus::code) << 2)
 }
 
 /// Translates ids through `maps` (ids of a batch's dictionaries to a table's).

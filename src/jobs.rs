@@ -31,7 +31,7 @@ use crate::intern::{
     RESOURCE_TYPE, STATE,
 };
 use crate::record::{AccountId, JobRecord};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{scan_parts, MalwareScanner, Operation, RecordField, ScanResultStatus, State};
 use crate::time::{UnixMillis, DAY_MS};
 
 /// Batches with more identified changes than this are applied in index order (see
@@ -651,7 +651,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Operation",
+                    RecordField::Operation,
                     batch.operation().as_str(),
                     "a batch for the table's operation",
                 ),
@@ -662,7 +662,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Batch",
+                    RecordField::Batch,
                     "",
                     "at most 2^28 distinct values of a field per table",
                 ),
@@ -859,7 +859,7 @@ impl JobTable {
             return Err(BatchError::new(
                 0,
                 RecordError::invalid(
-                    "Operation",
+                    RecordField::Operation,
                     other.operation.as_str(),
                     "a table of the same operation",
                 ),
@@ -1076,13 +1076,13 @@ impl<'t> CurrentJob<'t> {
     /// The malware scanner, if the job has one.
     #[must_use]
     pub fn malware_scanner(&self) -> Option<MalwareScanner> {
-        MalwareScanner::from_code((self.ids[EXTRA] & 3) as u8)
+        scan_parts(self.ids[EXTRA]).0
     }
 
     /// The scan result, if the job has one.
     #[must_use]
     pub fn scan_result_status(&self) -> Option<ScanResultStatus> {
-        ScanResultStatus::from_code((self.ids[EXTRA] >> 2 & 3) as u8)
+        scan_parts(self.ids[EXTRA]).1
     }
 
     /// The newest version applied (`None` if no change carried one).

@@ -31,8 +31,10 @@
 //! The core does no I/O and reads no clock, environment or randomness: the caller passes
 //! `now`, the [`Caller`] (account, region, organization) and, at the wire layer, the request
 //! id. Records and queries are checked once, at the edge ([`JobRecord`], [`JobTable::push`],
-//! [`Query::from_pairs`], [`QueryBuilder::build`]); after that [`Aggregator::push`],
-//! [`Aggregator::merge`], [`Aggregator::finish`] and [`summarize`] cannot fail.
+//! [`Query::from_pairs`], [`Query::from_pairs_with_paging`], [`QueryBuilder::build`]); after
+//! that [`Aggregator::push`], [`Aggregator::merge`], [`Aggregator::finish`] and [`summarize`]
+//! cannot fail. Each concern has one error type ([`RecordError`] naming a [`RecordField`],
+//! [`QueryError`] naming a [`Param`], [`CursorError`], [`BatchError`]).
 //!
 //! 1. Ingest jobs into a [`JobTable`] per operation: a count cube (jobs per UTC day and
 //!    dimension values) with the identity of every job that has an id, kept current with
@@ -43,11 +45,16 @@
 //!    with `wire::parse_changes`: list-API records or EventBridge events, each event's
 //!    `time` its [`Version`]), checked with [`JobTable::preview_versions`] and applied all or
 //!    nothing with [`JobTable::apply`].
-//! 2. Build or parse a [`Query`].
+//! 2. Build or parse a [`Query`]; a request's MaxResults and NextToken are a [`Paging`]
+//!    beside it ([`Query::from_pairs_with_paging`] reads both).
 //! 3. [`summarize`] it (or feed an [`Aggregator`] several tables and [`Aggregator::merge`]
 //!    partial aggregators) and read the [`Summary`] rows in their total order; or call
-//!    [`JobTable::answer`] for one page and its `NextToken`. `wire::Service::handle` does all
-//!    of it for one HTTP request and returns status, headers and body.
+//!    [`JobTable::answer`] with a [`Paging`] for one page and its `NextToken`.
+//!    `wire::Service::handle` does all of it for one HTTP request (`wire::Request`) and
+//!    returns status, headers and body.
+//!
+//! Which dimensions, states and wire spellings each operation has is one table in the
+//! schema ([`Operation::fields`], [`Operation::states`], [`Operation::has_param`]).
 //!
 //! ## Semantics
 //!
@@ -61,12 +68,13 @@
 //! ## Pagination
 //!
 //! [`JobTable::answer`] (or [`Cursor::resolve`] + [`summarize`] at
-//! [`Cursor::pinned_now`] + [`Summary::page`]) cuts pages of at most MaxResults rows.
+//! [`Cursor::pinned_now`] + [`Summary::page`]) cuts pages of at most MaxResults rows; the
+//! page asked for is a [`Paging`] (MaxResults, NextToken), kept apart from the [`Query`].
 //! `NextToken` is present exactly when more rows follow. The token is a keyset position (the
 //! last row's sort key), the first page's `now`, and a fingerprint of the operation, the
-//! caller and every parameter but MaxResults, in a versioned, checksummed binary layout
-//! (documented in the `cursor` module source, pinned by a golden test), URL-safe base64, at
-//! most 436 characters. Concatenating the pages gives the unpaginated rows for any sequence
+//! caller and every query parameter, in a versioned, checksummed binary layout (documented
+//! on [`Cursor`], pinned by golden tokens computed from that documentation), URL-safe
+//! base64, at most 436 characters. Concatenating the pages gives the unpaginated rows for any sequence
 //! of MaxResults; jobs added between pages never repeat a row or skip a later one. Undecodable,
 //! foreign, future and expired tokens are rejected ([`CursorError`]); decoding never panics.
 //! Each page is cut from the jobs current at its request (SPEC §10). A [`SummaryCache`]
@@ -149,10 +157,10 @@ pub use error::{CursorError, QueryError, RecordError};
 pub use identity::{JobId, JobKey, Version};
 pub use jobs::{CurrentJob, Expired, JobTable, Outcome, Upserted, DEFAULT_RETENTION_DAYS};
 pub use period::{AggregationPeriod, DayGrid};
-pub use query::{Dimension, MaxResults, Param, Query, QueryBuilder};
+pub use query::{Dimension, MaxResults, Paging, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};
-pub use schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+pub use schema::{Field, MalwareScanner, Operation, Param, RecordField, ScanResultStatus, State};
 pub use scope::{AccountSet, Caller, Organization, Role};
 pub use time::UnixMillis;
 

@@ -4,12 +4,12 @@
 //! by AWS parameter name with [`Query::from_pairs`]. Either way it is checked once; after that
 //! the engine cannot fail.
 
-use std::fmt;
+use std::borrow::Cow;
 
 use crate::error::{cut, QueryError};
 use crate::period::{AggregationPeriod, DayGrid};
 use crate::record::{AccountId, MessageCategory, ResourceType};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{Field, MalwareScanner, Operation, Param, ScanResultStatus, State};
 
 /// How one dimension (account, state, ...) shapes the output rows (SPEC §3).
 #[expect(
@@ -27,31 +27,15 @@ pub enum Dimension<T> {
     Split,
 }
 
-/// A query parameter, by its AWS name.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-pub enum Param {
-    /// `AccountId`.
-    AccountId,
-    /// `State`.
-    State,
-    /// `ResourceType`.
-    ResourceType,
-    /// `MessageCategory`.
-    MessageCategory,
-    /// `MalwareScanner`.
-    MalwareScanner,
-    /// `ScanResultStatus`.
-    ScanResultStatus,
-    /// `AggregationPeriod`.
-    AggregationPeriod,
-    /// `MaxResults`.
-    MaxResults,
-    /// `NextToken`.
-    NextToken,
-}
-
 /// Rows per page: 1..=1000, default 500 (SPEC §7).
+///
+/// ```
+/// use backup_summaries::MaxResults;
+/// assert_eq!(MaxResults::new(10).map(MaxResults::get), Some(10));
+/// assert_eq!(MaxResults::new(0), None);
+/// assert_eq!(MaxResults::new(1001), None);
+/// assert_eq!(MaxResults::default(), MaxResults::DEFAULT);
+/// ```
 #[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct MaxResults(u16);
 
@@ -77,6 +61,26 @@ pub struct Query {
     with_issues: bool,
     period: AggregationPeriod,
     grid: DayGrid,
+}
+
+/// Which page of a query's answer to return (SPEC §7): at most [`MaxResults`] rows, after the
+/// position a `NextToken` names (the first page without one). Kept beside the [`Query`], not
+/// in it: every page of a walk is the same query with other paging.
+///
+/// ```
+/// use backup_summaries::{MaxResults, Operation, Paging, Query};
+/// let (query, paging) = Query::from_pairs_with_paging(
+///     Operation::Backup,
+///     [("State", "ANY"), ("MaxResults", "10")],
+/// )?;
+/// assert_eq!(query, Query::from_pairs(Operation::Backup, [("State", "ANY")])?);
+/// let ten = MaxResults::new(10).ok_or("10 is a page size")?;
+/// assert_eq!(paging, Paging::new().with_max_results(ten));
+/// assert_eq!(paging.next_token(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, Eq, Hash, PartialEq)]
+pub struct Paging {
     max_results: MaxResults,
     next_token: Option<Box<str>>,
 }
@@ -86,64 +90,6 @@ pub struct Query {
 #[must_use]
 pub struct QueryBuilder {
     query: Query,
-    max_results: u32,
-}
-
-impl Param {
-    /// Every parameter.
-    pub const ALL: &'static [Self] = &[
-        Self::AccountId,
-        Self::State,
-        Self::ResourceType,
-        Self::MessageCategory,
-        Self::MalwareScanner,
-        Self::ScanResultStatus,
-        Self::AggregationPeriod,
-        Self::MaxResults,
-        Self::NextToken,
-    ];
-
-    /// The AWS parameter name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::AccountId => "AccountId",
-            Self::State => "State",
-            Self::ResourceType => "ResourceType",
-            Self::MessageCategory => "MessageCategory",
-            Self::MalwareScanner => "MalwareScanner",
-            Self::ScanResultStatus => "ScanResultStatus",
-            Self::AggregationPeriod => "AggregationPeriod",
-            Self::MaxResults => "MaxResults",
-            Self::NextToken => "NextToken",
-        }
-    }
-
-    /// The parameter named `name` (case-sensitive), if it exists for `operation`.
-    #[must_use]
-    pub fn parse(operation: Operation, name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|p| p.as_str() == name)
-            .filter(|p| p.exists_for(operation))
-    }
-
-    /// Whether `operation` has this parameter.
-    #[must_use]
-    pub fn exists_for(self, operation: Operation) -> bool {
-        match self {
-            Self::MessageCategory => matches!(operation, Operation::Backup | Operation::Copy),
-            Self::MalwareScanner | Self::ScanResultStatus => operation == Operation::Scan,
-            _ => true,
-        }
-    }
-}
-
-impl fmt::Display for Param {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 impl MaxResults {
@@ -176,24 +122,50 @@ impl Default for MaxResults {
 
 const EXPECT_ACCOUNT: &str = "12 digits, ANY or AGGREGATE_ALL";
 const EXPECT_NAME: &str = "1 to 50 characters, ANY or AGGREGATE_ALL";
-const EXPECT_SCANNER: &str = "GUARDDUTY, ANY or AGGREGATE_ALL";
-const EXPECT_SCAN_RESULT: &str = "NO_THREATS_FOUND, THREATS_FOUND, UNKNOWN, ANY or AGGREGATE_ALL";
-const EXPECT_PERIOD: &str = "ONE_DAY, SEVEN_DAYS or FOURTEEN_DAYS";
 const EXPECT_MAX_RESULTS: &str = "an integer from 1 to 1000";
 const EXPECT_TOKEN: &str = "a NextToken returned by the previous page";
 
-/// What the State parameter of `operation` allows.
-const fn expect_state(operation: Operation) -> &'static str {
-    match operation {
-        Operation::Backup => "CREATED, PENDING, RUNNING, ABORTING, ABORTED, COMPLETED, FAILED, EXPIRED, PARTIAL, ANY or AGGREGATE_ALL",
-        Operation::Copy => "CREATED, RUNNING, ABORTING, ABORTED, COMPLETING, COMPLETED, FAILING, FAILED, PARTIAL, ANY or AGGREGATE_ALL",
-        Operation::Restore => "CREATED, PENDING, RUNNING, ABORTED, COMPLETED, FAILED, ANY or AGGREGATE_ALL",
-        Operation::Scan => "CREATED, RUNNING, COMPLETED, COMPLETED_WITH_ISSUES, FAILED, CANCELED, ANY or AGGREGATE_ALL",
+/// `a, b or c`: what a parameter allows, from the names of its values.
+fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.concat(),
     }
+}
+
+/// What a dimension parameter allows: its values (in the schema's order), `ANY` or
+/// `AGGREGATE_ALL`.
+fn expect_dimension<'a>(values: impl IntoIterator<Item = &'a str>) -> String {
+    one_of(values.into_iter().chain(["ANY", "AGGREGATE_ALL"]))
+}
+
+/// What the State parameter of `operation` allows (from [`Operation::states`]).
+fn expect_state(operation: Operation) -> String {
+    expect_dimension(operation.states().iter().map(|s| s.as_str()))
 }
 
 impl Query {
     /// A builder with every default of SPEC §3.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{AggregationPeriod, Dimension, Operation, Query, State};
+    /// let query = Query::builder(Operation::Copy)
+    ///     .state(Dimension::Only(State::Failed))
+    ///     .resource_type(Dimension::Split)
+    ///     .period(AggregationPeriod::SevenDays)
+    ///     .build()?;
+    /// let same = Query::from_pairs(
+    ///     Operation::Copy,
+    ///     [("State", "FAILED"), ("ResourceType", "ANY"), ("AggregationPeriod", "SEVEN_DAYS")],
+    /// )?;
+    /// assert_eq!(query, same);
+    /// // A state the operation does not have is rejected when the query is built.
+    /// let e = Query::builder(Operation::Copy).state(Dimension::Only(State::Expired)).build();
+    /// assert!(e.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(operation: Operation) -> QueryBuilder {
         QueryBuilder {
             query: Self {
@@ -207,42 +179,70 @@ impl Query {
                 with_issues: false,
                 period: AggregationPeriod::OneDay,
                 grid: DayGrid::ThroughToday,
-                max_results: MaxResults::DEFAULT,
-                next_token: None,
             },
-            max_results: u32::from(MaxResults::DEFAULT.0),
         }
     }
 
-    /// Parses `(name, value)` pairs by AWS parameter name (already percent-decoded).
+    /// Parses the query's `(name, value)` pairs by AWS parameter name (already
+    /// percent-decoded), without paging: a request's pairs, with MaxResults and NextToken,
+    /// go to [`Query::from_pairs_with_paging`].
     ///
     /// Names are case-sensitive. Names the operation does not have are ignored (SPEC §3);
     /// a parameter given twice is an error.
     ///
     /// # Errors
-    /// A [`QueryError`] naming the first parameter at fault (SPEC §8).
+    /// A [`QueryError`] naming the first parameter at fault (SPEC §8);
+    /// [`QueryError::Paging`] for MaxResults or NextToken, which a [`Query`] does not hold.
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Dimension, Operation, Query};
+    /// let query = Query::from_pairs(Operation::Copy, [("State", "ANY"), ("Bogus", "1")])?;
+    /// assert_eq!(query.state(), &Dimension::Split);
+    /// assert!(Query::from_pairs(Operation::Copy, [("MaxResults", "10")]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pairs<I, K, V>(operation: Operation, pairs: I) -> Result<Self, QueryError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut seen = [false; Param::ALL.len()];
-        let mut b = Self::builder(operation);
-        for (name, value) in pairs {
-            let Some(param) = Param::parse(operation, name.as_ref()) else {
-                continue;
-            };
-            let slot = &mut seen[param as usize];
-            if std::mem::replace(slot, true) {
-                return Err(QueryError::Repeated {
-                    param,
-                    value: cut(value.as_ref()),
-                });
-            }
-            b = b.parse_param(param, value.as_ref())?;
-        }
-        b.build()
+        parse_pairs(operation, pairs, false).map(|(query, _)| query)
+    }
+
+    /// Parses a request's `(name, value)` pairs (already percent-decoded) into the query and
+    /// its paging (MaxResults, NextToken), as [`Query::from_pairs`] does the query's.
+    ///
+    /// # Errors
+    /// A [`QueryError`] naming the first parameter at fault (SPEC §8), in the order of the
+    /// pairs: a bad MaxResults or an empty NextToken is [`QueryError::Invalid`].
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::{Operation, Query};
+    /// let (query, paging) = Query::from_pairs_with_paging(
+    ///     Operation::Scan,
+    ///     [("AggregationPeriod", "SEVEN_DAYS"), ("MaxResults", "25")],
+    /// )?;
+    /// assert_eq!(paging.max_results().get(), 25);
+    /// let e = Query::from_pairs_with_paging(Operation::Scan, [("MaxResults", "0")]).err();
+    /// assert_eq!(
+    ///     e.map(|e| e.to_string()).as_deref(),
+    ///     Some(r#"invalid MaxResults "0": expected an integer from 1 to 1000"#)
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pairs_with_paging<I, K, V>(
+        operation: Operation,
+        pairs: I,
+    ) -> Result<(Self, Paging), QueryError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        parse_pairs(operation, pairs, true)
     }
 
     /// The operation.
@@ -305,6 +305,14 @@ impl Query {
     pub fn day_grid(&self) -> DayGrid {
         self.grid
     }
+}
+
+impl Paging {
+    /// The first page, of [`MaxResults::DEFAULT`] (500) rows.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Rows per page.
     #[must_use]
@@ -312,20 +320,20 @@ impl Query {
         self.max_results
     }
 
-    /// The raw `NextToken`, if this query continues an earlier one.
+    /// The raw `NextToken`, if this is not the first page.
     #[must_use]
     pub fn next_token(&self) -> Option<&str> {
         self.next_token.as_deref()
     }
 
-    /// This query with another page size.
+    /// This paging with another page size.
     #[must_use]
     pub fn with_max_results(mut self, max_results: MaxResults) -> Self {
         self.max_results = max_results;
         self
     }
 
-    /// This query continuing from `token` (or from the start with `None`).
+    /// This paging continuing from `token` (or from the first page with `None`).
     #[must_use]
     pub fn with_next_token(mut self, token: Option<&str>) -> Self {
         self.next_token = token.map(Into::into);
@@ -398,30 +406,18 @@ impl QueryBuilder {
         self
     }
 
-    /// Rows per page, 1..=1000 (default 500, D).
-    pub fn max_results(mut self, n: u32) -> Self {
-        self.max_results = n;
-        self
-    }
-
-    /// Continue from a `NextToken` of an earlier page.
-    pub fn next_token(mut self, token: impl Into<Box<str>>) -> Self {
-        self.query.next_token = Some(token.into());
-        self
-    }
-
     /// Checks the query.
     ///
     /// # Errors
-    /// [`QueryError::Invalid`] for a state the operation does not have or a page size outside
-    /// 1..=1000; [`QueryError::Unsupported`] for a dimension or helper the operation lacks.
+    /// [`QueryError::Invalid`] for a state the operation does not have;
+    /// [`QueryError::Unsupported`] for a dimension or helper the operation lacks.
     pub fn build(self) -> Result<Query, QueryError> {
         let q = self.query;
         let op = q.operation;
         if let Dimension::Only(s) = q.state {
             if !op.has_state(s) {
                 return Err(QueryError::invalid(
-                    Param::State,
+                    Param::Field(Field::State),
                     s.as_str(),
                     expect_state(op),
                 ));
@@ -430,82 +426,130 @@ impl QueryBuilder {
         if q.with_issues && q.state != Dimension::Only(State::Completed) {
             // `state(..)` after `completed_with_issues()` would count other states' issues.
             return Err(QueryError::invalid(
-                Param::State,
+                Param::Field(Field::State),
                 &state_text(&q.state),
                 "COMPLETED with completed_with_issues()",
             ));
         }
         let unsupported = |p: Param| QueryError::Unsupported(p, op);
-        if !Param::MessageCategory.exists_for(op)
-            && (q.message_category != Dimension::Collapse || q.with_issues)
-        {
-            return Err(unsupported(Param::MessageCategory));
+        let used = [
+            (
+                Field::MessageCategory,
+                q.message_category != Dimension::Collapse || q.with_issues,
+            ),
+            (
+                Field::MalwareScanner,
+                q.malware_scanner != Dimension::Collapse,
+            ),
+            (
+                Field::ScanResultStatus,
+                q.scan_result_status != Dimension::Collapse,
+            ),
+        ];
+        if let Some(&(field, _)) = used.iter().find(|&&(f, used)| used && !op.has_field(f)) {
+            return Err(unsupported(Param::Field(field)));
         }
-        if !Param::MalwareScanner.exists_for(op) && q.malware_scanner != Dimension::Collapse {
-            return Err(unsupported(Param::MalwareScanner));
-        }
-        if !Param::ScanResultStatus.exists_for(op) && q.scan_result_status != Dimension::Collapse {
-            return Err(unsupported(Param::ScanResultStatus));
-        }
-        let max_results = MaxResults::new(self.max_results).ok_or_else(|| {
-            QueryError::invalid(
-                Param::MaxResults,
-                &self.max_results.to_string(),
-                EXPECT_MAX_RESULTS,
-            )
-        })?;
-        Ok(Query { max_results, ..q })
+        Ok(q)
     }
 
-    /// Applies one wire parameter.
-    fn parse_param(self, param: Param, value: &str) -> Result<Self, QueryError> {
+    /// Applies one wire parameter of the query, or of its `paging`.
+    fn parse_param(
+        self,
+        paging: &mut Paging,
+        param: Param,
+        value: &str,
+    ) -> Result<Self, QueryError> {
         let op = self.query.operation;
-        let bad = |expected| QueryError::invalid(param, value, expected);
+        let bad = |expected: Cow<'static, str>| QueryError::invalid(param, value, expected);
         Ok(match param {
-            Param::AccountId => {
-                let d =
-                    mode(value, |v| AccountId::parse(v).ok()).ok_or_else(|| bad(EXPECT_ACCOUNT))?;
+            Param::Field(Field::AccountId) => {
+                let d = mode(value, |v| AccountId::parse(v).ok())
+                    .ok_or_else(|| bad(EXPECT_ACCOUNT.into()))?;
                 self.account(d)
             }
-            Param::State => {
-                let d =
-                    mode(value, |v| State::parse(op, v)).ok_or_else(|| bad(expect_state(op)))?;
+            Param::Field(Field::State) => {
+                let d = mode(value, |v| State::parse(op, v))
+                    .ok_or_else(|| bad(expect_state(op).into()))?;
                 self.state(d)
             }
-            Param::ResourceType => {
-                let d =
-                    mode(value, |v| ResourceType::parse(v).ok()).ok_or_else(|| bad(EXPECT_NAME))?;
+            Param::Field(Field::ResourceType) => {
+                let d = mode(value, |v| ResourceType::parse(v).ok())
+                    .ok_or_else(|| bad(EXPECT_NAME.into()))?;
                 self.resource_type(d)
             }
-            Param::MessageCategory => {
+            Param::Field(Field::MessageCategory) => {
                 let d = mode(value, |v| MessageCategory::parse(v).ok())
-                    .ok_or_else(|| bad(EXPECT_NAME))?;
+                    .ok_or_else(|| bad(EXPECT_NAME.into()))?;
                 self.message_category(d)
             }
-            Param::MalwareScanner => {
-                let d = mode(value, MalwareScanner::parse).ok_or_else(|| bad(EXPECT_SCANNER))?;
+            Param::Field(Field::MalwareScanner) => {
+                let d = mode(value, MalwareScanner::parse).ok_or_else(|| {
+                    bad(expect_dimension(MalwareScanner::ALL.iter().map(|v| v.as_str())).into())
+                })?;
                 self.malware_scanner(d)
             }
-            Param::ScanResultStatus => {
-                let d =
-                    mode(value, ScanResultStatus::parse).ok_or_else(|| bad(EXPECT_SCAN_RESULT))?;
+            Param::Field(Field::ScanResultStatus) => {
+                let d = mode(value, ScanResultStatus::parse).ok_or_else(|| {
+                    bad(expect_dimension(ScanResultStatus::ALL.iter().map(|v| v.as_str())).into())
+                })?;
                 self.scan_result_status(d)
             }
             Param::AggregationPeriod => {
-                self.period(AggregationPeriod::parse(value).ok_or_else(|| bad(EXPECT_PERIOD))?)
+                let period = AggregationPeriod::parse(value).ok_or_else(|| {
+                    bad(one_of(AggregationPeriod::ALL.iter().map(|p| p.as_str())).into())
+                })?;
+                self.period(period)
             }
             Param::MaxResults => {
-                let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS))?;
-                self.max_results(n)
+                let n = parse_max_results(value).ok_or_else(|| bad(EXPECT_MAX_RESULTS.into()))?;
+                paging.max_results = n;
+                self
             }
             Param::NextToken => {
                 if value.is_empty() {
-                    return Err(bad(EXPECT_TOKEN));
+                    return Err(bad(EXPECT_TOKEN.into()));
                 }
-                self.next_token(value)
+                paging.next_token = Some(value.into());
+                self
             }
         })
     }
+}
+
+/// Parses `(name, value)` pairs into a query and, `with_paging`, its paging; without,
+/// MaxResults and NextToken are [`QueryError::Paging`].
+fn parse_pairs<I, K, V>(
+    operation: Operation,
+    pairs: I,
+    with_paging: bool,
+) -> Result<(Query, Paging), QueryError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut seen = [false; Param::ALL.len()];
+    let mut b = Query::builder(operation);
+    let mut paging = Paging::new();
+    for (name, value) in pairs {
+        let Some(param) = Param::parse(operation, name.as_ref()) else {
+            continue;
+        };
+        if param.is_paging() && !with_paging {
+            return Err(QueryError::Paging(param));
+        }
+        let Some(slot) = seen.get_mut(param.index()) else {
+            continue;
+        };
+        if std::mem::replace(slot, true) {
+            return Err(QueryError::Repeated {
+                param,
+                value: cut(value.as_ref()),
+            });
+        }
+        b = b.parse_param(&mut paging, param, value.as_ref())?;
+    }
+    Ok((b.build()?, paging))
 }
 
 /// The wire spelling of a State dimension.
@@ -527,7 +571,7 @@ fn mode<T>(value: &str, specific: impl FnOnce(&str) -> Option<T>) -> Option<Dime
 }
 
 /// Decimal digits naming an integer in 1..=1000.
-fn parse_max_results(value: &str) -> Option<u32> {
+fn parse_max_results(value: &str) -> Option<MaxResults> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -536,10 +580,7 @@ fn parse_max_results(value: &str) -> Option<u32> {
     if significant.len() > 4 {
         return None;
     }
-    significant
-        .parse::<u32>()
-        .ok()
-        .filter(|n| MaxResults::new(*n).is_some())
+    significant.parse::<u32>().ok().and_then(MaxResults::new)
 }
 
 #[cfg(test)]
@@ -552,7 +593,10 @@ mod tests {
         assert_eq!(q.account(), None);
         assert_eq!(q.state(), &Dimension::Collapse);
         assert_eq!(q.period(), AggregationPeriod::OneDay);
-        assert_eq!(q.max_results(), MaxResults::DEFAULT);
+        let (_, paging) =
+            Query::from_pairs_with_paging(Operation::Backup, std::iter::empty::<(&str, &str)>())?;
+        assert_eq!(paging.max_results(), MaxResults::DEFAULT);
+        assert_eq!(paging.next_token(), None);
         Ok(())
     }
 
@@ -584,7 +628,7 @@ mod tests {
             "00",
             "0001001",
         ] {
-            let r = Query::from_pairs(Operation::Backup, [("MaxResults", bad)]);
+            let r = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", bad)]);
             assert!(
                 matches!(
                     r,
@@ -597,7 +641,20 @@ mod tests {
             );
         }
         for good in ["1", "1000", "0500", "000000000000042"] {
-            assert!(Query::from_pairs(Operation::Backup, [("MaxResults", good)]).is_ok());
+            assert!(
+                Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", good)]).is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn paging_is_not_part_of_a_query() {
+        for (name, value) in [("MaxResults", "10"), ("NextToken", "abc")] {
+            let r = Query::from_pairs(Operation::Backup, [(name, value)]);
+            assert!(
+                matches!(r, Err(QueryError::Paging(p)) if p.as_str() == name),
+                "{r:?}"
+            );
         }
     }
 
@@ -611,7 +668,7 @@ mod tests {
             matches!(
                 r,
                 Err(QueryError::Invalid {
-                    param: Param::State,
+                    param: Param::Field(Field::State),
                     ..
                 })
             ),
@@ -632,7 +689,7 @@ mod tests {
         assert_eq!(
             r,
             Err(QueryError::Unsupported(
-                Param::MessageCategory,
+                Param::Field(Field::MessageCategory),
                 Operation::Restore
             ))
         );
@@ -642,7 +699,7 @@ mod tests {
         assert!(matches!(
             r,
             Err(QueryError::Invalid {
-                param: Param::State,
+                param: Param::Field(Field::State),
                 ..
             })
         ));

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::error::RecordError;
 use crate::identity::JobId;
-use crate::schema::{MalwareScanner, ScanResultStatus, State};
+use crate::schema::{MalwareScanner, RecordField, ScanResultStatus, State};
 use crate::time::UnixMillis;
 
 /// Longest ResourceType or MessageCategory accepted, in characters (SPEC §3).
@@ -81,7 +81,11 @@ impl AccountId {
     pub fn parse(s: &str) -> Result<Self, RecordError> {
         let bytes = s.as_bytes();
         if bytes.len() != 12 || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(RecordError::invalid("AccountId", s, "exactly 12 digits"));
+            return Err(RecordError::invalid(
+                RecordField::AccountId,
+                s,
+                "exactly 12 digits",
+            ));
         }
         let n = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
         Ok(Self(n))
@@ -108,17 +112,17 @@ impl FromStr for AccountId {
 }
 
 macro_rules! name_type {
-    ($ty:ident, $field:literal, $check:expr, $expected:literal) => {
+    ($ty:ident, $field:ident, $check:expr, $expected:literal) => {
         impl $ty {
             /// Checks and wraps `s`.
             ///
             /// # Errors
-            #[doc = concat!("[`RecordError::Invalid`] naming field `", $field, "` when `s` is not ", $expected, ".")]
+            #[doc = concat!("[`RecordError::Invalid`] naming field `", stringify!($field), "` when `s` is not ", $expected, ".")]
             pub fn parse(s: &str) -> Result<Self, RecordError> {
                 let check: fn(&str) -> Option<Box<str>> = $check;
                 check(s)
                     .map(Self)
-                    .ok_or_else(|| RecordError::invalid($field, s, $expected))
+                    .ok_or_else(|| RecordError::invalid(RecordField::$field, s, $expected))
             }
 
             /// The value as text.
@@ -145,19 +149,19 @@ macro_rules! name_type {
 
 name_type!(
     Region,
-    "Region",
+    Region,
     |s| (!s.is_empty()).then(|| s.into()),
     "a non-empty string"
 );
 name_type!(
     ResourceType,
-    "ResourceType",
+    ResourceType,
     |s| is_name(s).then(|| s.into()),
     "1 to 50 characters"
 );
 name_type!(
     MessageCategory,
-    "MessageCategory",
+    MessageCategory,
     |s| is_name(s).then(|| s.to_ascii_uppercase().into()),
     "1 to 50 characters"
 );

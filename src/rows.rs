@@ -18,19 +18,28 @@ pub(crate) const FIELDS: usize = 6;
 ///
 /// Field values are the strings the wire shows: `AGGREGATE_ALL` for a collapsed dimension,
 /// `None` for an absent one (a dimension the operation lacks, or a job without a category
-/// under `ANY`).
+/// under `ANY`). Rows usually come from [`SummaryRow::to_row`]; [`Row::new`] builds one to
+/// compare against.
+///
+/// ```
+/// use backup_summaries::{Field, Row, UnixMillis};
+/// let day = UnixMillis::new(86_400_000);
+/// let row = Row::new(UnixMillis::new(0), day, "us-east-1", 2)
+///     .with_value(Field::AccountId, "123456789012")
+///     .with_value(Field::State, "AGGREGATE_ALL");
+/// assert_eq!(row.value(Field::State), Some("AGGREGATE_ALL"));
+/// assert_eq!(row.value(Field::MessageCategory), None);
+/// assert_eq!((row.start_time(), row.end_time(), row.region(), row.count()), (UnixMillis::new(0), day, "us-east-1", 2));
+/// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, Hash, PartialEq)]
 pub struct Row {
-    /// Bucket start.
-    pub start_time: UnixMillis,
-    /// Bucket end (exclusive).
-    pub end_time: UnixMillis,
-    /// The caller's region.
-    pub region: String,
+    start_time: UnixMillis,
+    end_time: UnixMillis,
+    region: String,
     /// Values in [`Field::ALL`] order.
-    pub values: [Option<String>; FIELDS],
-    /// Number of jobs (never 0).
-    pub count: u64,
+    values: [Option<String>; FIELDS],
+    count: u64,
 }
 
 /// A borrowed view of one row of a [`Summary`].
@@ -67,6 +76,18 @@ pub(crate) type Labels = Vec<Option<Box<str>>>;
 /// Cheap to page through: [`Summary::rows`] and [`Summary::page`] only borrow. Two summaries
 /// are equal when they answer the same operation and period with the same rows (bucket
 /// edges, region, values and counts), however they were computed.
+///
+/// ```
+/// use backup_summaries::{summarize, Caller, Field, JobTable, Operation, Query, UnixMillis};
+/// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
+/// let query = Query::from_pairs(Operation::Scan, [("ScanResultStatus", "ANY")])?;
+/// let summary = summarize(&query, &caller, UnixMillis::new(0), &JobTable::new(Operation::Scan));
+/// assert!(summary.is_empty() && summary.total() == 0);
+/// for row in summary.rows() {
+///     println!("{} {:?} {}", row.start_time(), row.value(Field::ScanResultStatus), row.count());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub(crate) operation: Operation,
@@ -78,10 +99,61 @@ pub struct Summary {
 }
 
 impl Row {
-    /// The value of `field`, if present.
+    /// A row of `count` jobs in bucket `[start_time, end_time)` of `region`, with every field
+    /// absent; set values with [`Row::with_value`].
+    #[must_use]
+    pub fn new(
+        start_time: UnixMillis,
+        end_time: UnixMillis,
+        region: impl Into<String>,
+        count: u64,
+    ) -> Self {
+        Self {
+            start_time,
+            end_time,
+            region: region.into(),
+            values: Default::default(),
+            count,
+        }
+    }
+
+    /// This row with `field` showing `value`.
+    #[must_use]
+    pub fn with_value(mut self, field: Field, value: impl Into<String>) -> Self {
+        if let Some(slot) = self.values.get_mut(field.index()) {
+            *slot = Some(value.into());
+        }
+        self
+    }
+
+    /// Bucket start.
+    #[must_use]
+    pub fn start_time(&self) -> UnixMillis {
+        self.start_time
+    }
+
+    /// Bucket end (exclusive).
+    #[must_use]
+    pub fn end_time(&self) -> UnixMillis {
+        self.end_time
+    }
+
+    /// The caller's region.
+    #[must_use]
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The value shown for `field`: `AGGREGATE_ALL` when collapsed, `None` when absent.
     #[must_use]
     pub fn value(&self, field: Field) -> Option<&str> {
-        self.values[field.index()].as_deref()
+        self.values.get(field.index()).and_then(Option::as_deref)
+    }
+
+    /// Number of jobs (never 0 in a summary).
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
     }
 }
 

@@ -1,12 +1,13 @@
-//! Every rejection of SPEC §8 that `Query::from_pairs` makes, one test each: the variant, the
+//! Every rejection of SPEC §8 that `Query::from_pairs_with_paging` (the wire's parser: query
+//! and paging) makes, one test each: the variant, the
 //! parameter at fault, and a message that names the parameter, quotes the value (cut to 64
 //! characters) and says what is allowed.
 
-use backup_summaries::{Operation, Param, Query, QueryError};
+use backup_summaries::{Field, Operation, Param, Query, QueryError};
 
-/// The error `from_pairs` gives for `pairs`, which must be rejected.
+/// The error `from_pairs_with_paging` gives for `pairs`, which must be rejected.
 fn rejected(op: Operation, pairs: &[(&str, &str)]) -> QueryError {
-    match Query::from_pairs(op, pairs.iter().copied()) {
+    match Query::from_pairs_with_paging(op, pairs.iter().copied()) {
         Ok(q) => panic!("{pairs:?} accepted for {op}: {q:?}"),
         Err(e) => e,
     }
@@ -45,20 +46,20 @@ fn check(op: Operation, param: Param, value: &str, allowed: &[&str]) {
 fn unknown_state_is_rejected() {
     check(
         Operation::Backup,
-        Param::State,
+        Param::Field(Field::State),
         "DONE",
         &["COMPLETED", "EXPIRED", "ANY", "AGGREGATE_ALL"],
     );
     // States are case-sensitive.
     check(
         Operation::Restore,
-        Param::State,
+        Param::Field(Field::State),
         "completed",
         &["COMPLETED", "ANY", "AGGREGATE_ALL"],
     );
     check(
         Operation::Scan,
-        Param::State,
+        Param::Field(Field::State),
         "any",
         &["COMPLETED_WITH_ISSUES", "CANCELED"],
     );
@@ -68,31 +69,31 @@ fn unknown_state_is_rejected() {
 fn state_of_another_operation_is_rejected() {
     check(
         Operation::Backup,
-        Param::State,
+        Param::Field(Field::State),
         "COMPLETING",
         &["COMPLETED", "ANY", "AGGREGATE_ALL"],
     );
     check(
         Operation::Copy,
-        Param::State,
+        Param::Field(Field::State),
         "EXPIRED",
         &["COMPLETING", "ANY"],
     );
     check(
         Operation::Restore,
-        Param::State,
+        Param::Field(Field::State),
         "PARTIAL",
         &["PENDING", "ANY"],
     );
     check(
         Operation::Scan,
-        Param::State,
+        Param::Field(Field::State),
         "PENDING",
         &["COMPLETED_WITH_ISSUES", "ANY"],
     );
     check(
         Operation::Backup,
-        Param::State,
+        Param::Field(Field::State),
         "COMPLETED_WITH_ISSUES",
         &["COMPLETED", "ANY"],
     );
@@ -120,7 +121,7 @@ fn unknown_malware_scanner_is_rejected() {
     for value in ["MACIE", "guardduty", ""] {
         check(
             Operation::Scan,
-            Param::MalwareScanner,
+            Param::Field(Field::MalwareScanner),
             value,
             &["GUARDDUTY", "ANY", "AGGREGATE_ALL"],
         );
@@ -132,7 +133,7 @@ fn unknown_scan_result_status_is_rejected() {
     for value in ["CLEAN", "threats_found", "unknown", ""] {
         check(
             Operation::Scan,
-            Param::ScanResultStatus,
+            Param::Field(Field::ScanResultStatus),
             value,
             &[
                 "NO_THREATS_FOUND",
@@ -158,7 +159,7 @@ fn account_id_not_twelve_digits_is_rejected() {
     ] {
         check(
             Operation::Backup,
-            Param::AccountId,
+            Param::Field(Field::AccountId),
             value,
             &["12 digits", "ANY", "AGGREGATE_ALL"],
         );
@@ -166,7 +167,7 @@ fn account_id_not_twelve_digits_is_rejected() {
     // A long value is quoted cut to its first 64 characters.
     let long = "1".repeat(100);
     let err = rejected(Operation::Restore, &[("AccountId", &long)]);
-    assert_invalid(&err, Param::AccountId, &long, &["12 digits"]);
+    assert_invalid(&err, Param::Field(Field::AccountId), &long, &["12 digits"]);
     assert!(!err.to_string().contains(&"1".repeat(65)), "{err}");
 }
 
@@ -174,7 +175,7 @@ fn account_id_not_twelve_digits_is_rejected() {
 fn empty_resource_type_is_rejected() {
     check(
         Operation::Restore,
-        Param::ResourceType,
+        Param::Field(Field::ResourceType),
         "",
         &["1 to 50 characters", "ANY", "AGGREGATE_ALL"],
     );
@@ -186,13 +187,13 @@ fn resource_type_over_50_chars_is_rejected() {
     assert!(Query::from_pairs(Operation::Backup, [("ResourceType", ok.as_str())]).is_ok());
     check(
         Operation::Backup,
-        Param::ResourceType,
+        Param::Field(Field::ResourceType),
         &"é".repeat(51),
         &["1 to 50 characters"],
     );
     check(
         Operation::Scan,
-        Param::ResourceType,
+        Param::Field(Field::ResourceType),
         &"x".repeat(51),
         &["1 to 50 characters"],
     );
@@ -203,7 +204,7 @@ fn empty_message_category_is_rejected() {
     for op in [Operation::Backup, Operation::Copy] {
         check(
             op,
-            Param::MessageCategory,
+            Param::Field(Field::MessageCategory),
             "",
             &["1 to 50 characters", "ANY", "AGGREGATE_ALL"],
         );
@@ -216,7 +217,7 @@ fn message_category_over_50_chars_is_rejected() {
     for op in [Operation::Backup, Operation::Copy] {
         check(
             op,
-            Param::MessageCategory,
+            Param::Field(Field::MessageCategory),
             &"c".repeat(51),
             &["1 to 50 characters"],
         );
@@ -261,7 +262,10 @@ fn max_results_over_1000_is_rejected() {
         "4294967297",
         &["1 to 1000"],
     );
-    assert!(Query::from_pairs(Operation::Restore, [("MaxResults", "1000")]).is_ok());
+    assert!(Query::from_pairs_with_paging(Operation::Restore, [("MaxResults", "1000")]).is_ok());
+    // The query alone has no paging: Query::from_pairs refuses MaxResults, naming it.
+    let err = Query::from_pairs(Operation::Restore, [("MaxResults", "1000")]).err();
+    assert_eq!(err, Some(QueryError::Paging(Param::MaxResults)));
 }
 
 #[test]
@@ -274,11 +278,11 @@ fn repeated_parameter_is_rejected() {
     assert_eq!(
         err,
         QueryError::Repeated {
-            param: Param::State,
+            param: Param::Field(Field::State),
             value: "ANY".into()
         }
     );
-    assert_eq!(err.param(), Param::State);
+    assert_eq!(err.param(), Param::Field(Field::State));
     let msg = err.to_string();
     assert!(
         msg.contains("State") && msg.contains("\"ANY\"") && msg.contains("more than once"),

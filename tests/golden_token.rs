@@ -62,7 +62,11 @@ fn first_token(
     path: &str,
     query: &str,
 ) -> Result<String, Box<dyn Error>> {
-    let first = service.handle(&Request::new("GET", path, query, caller, "req-1", NOW));
+    let first = service.handle(
+        &Request::get(path, caller, NOW)
+            .with_query(query)
+            .with_request_id("req-1"),
+    );
     assert_eq!(
         first.status,
         200,
@@ -72,14 +76,11 @@ fn first_token(
     let body: serde_json::Value = serde_json::from_slice(&first.body)?;
     let token = body["NextToken"].as_str().ok_or("no NextToken")?.to_owned();
     let next_query = format!("{query}&NextToken={token}");
-    let second = service.handle(&Request::new(
-        "GET",
-        path,
-        &next_query,
-        caller,
-        "req-2",
-        NOW,
-    ));
+    let second = service.handle(
+        &Request::get(path, caller, NOW)
+            .with_query(&next_query)
+            .with_request_id("req-2"),
+    );
     assert_eq!(
         second.status,
         200,

@@ -7,9 +7,10 @@
 use std::error::Error;
 
 use backup_summaries::{
-    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, JobId, JobRecord,
-    JobTable, MalwareScanner, MaxResults, MessageCategory, Operation, Organization, Query, Row,
-    ScanResultStatus, State, UnixMillis, Upserted, Version, DEFAULT_TOKEN_LIFETIME,
+    summarize, AccountId, AggregationPeriod, Caller, Cursor, DayGrid, Dimension, Field, JobId,
+    JobRecord, JobTable, MalwareScanner, MaxResults, MessageCategory, Operation, Organization,
+    Paging, Query, Row, ScanResultStatus, State, UnixMillis, Upserted, Version,
+    DEFAULT_TOKEN_LIFETIME,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -77,17 +78,23 @@ fn parse(op: Operation, pairs: &[(&str, &str)]) -> Result<Query, Box<dyn Error>>
     Ok(Query::from_pairs(op, pairs.iter().copied())?)
 }
 
+/// A request's query and paging.
+fn parse_paged(op: Operation, pairs: &[(&str, &str)]) -> Result<(Query, Paging), Box<dyn Error>> {
+    Ok(Query::from_pairs_with_paging(op, pairs.iter().copied())?)
+}
+
 /// A row of `REGION` for `[start, end)` with the values of the operation's fields in
 /// `Field::ALL` order (AccountId, State, ResourceType, MessageCategory, MalwareScanner,
 /// ScanResultStatus).
 fn row(start: i64, end: i64, values: [Option<&str>; 6], count: u64) -> Row {
-    Row {
-        start_time: UnixMillis::new(start),
-        end_time: UnixMillis::new(end),
-        region: REGION.to_owned(),
-        values: values.map(|v| v.map(str::to_owned)),
-        count,
-    }
+    let row = Row::new(UnixMillis::new(start), UnixMillis::new(end), REGION, count);
+    Field::ALL
+        .iter()
+        .zip(values)
+        .fold(row, |row, (&field, value)| match value {
+            Some(v) => row.with_value(field, v),
+            None => row,
+        })
 }
 
 /// A row of today's ONE_DAY bucket.
@@ -264,12 +271,12 @@ fn period_defaults_to_one_day() -> TestResult {
 
 #[test]
 fn page_size_defaults_to_500() -> TestResult {
-    let omitted = parse(Operation::Restore, &[("ResourceType", "ANY")])?;
-    assert_eq!(omitted.max_results(), MaxResults::DEFAULT);
-    assert_eq!(omitted.max_results().get(), 500);
+    let (omitted, paging) = parse_paged(Operation::Restore, &[("ResourceType", "ANY")])?;
+    assert_eq!(paging.max_results(), MaxResults::DEFAULT);
+    assert_eq!(paging.max_results().get(), 500);
     assert_eq!(
-        omitted,
-        parse(
+        (omitted.clone(), paging.clone()),
+        parse_paged(
             Operation::Restore,
             &[("ResourceType", "ANY"), ("MaxResults", "500")]
         )?
@@ -283,15 +290,12 @@ fn page_size_defaults_to_500() -> TestResult {
     let caller = me()?;
     let summary = summarize(&omitted, &caller, NOW, &table);
     assert_eq!(summary.len(), 501);
-    let page = summary.page(
-        &Cursor::start(&omitted, &caller, NOW),
-        omitted.max_results(),
-    );
+    let page = summary.page(&Cursor::start(&omitted, &caller, NOW), paging.max_results());
     assert_eq!(page.len(), 500);
     assert!(page.next_token().is_some());
     let types: Vec<String> = page
         .rows()
-        .filter_map(|r| r.to_row().values[2].clone())
+        .filter_map(|r| r.to_row().value(Field::ResourceType).map(str::to_owned))
         .collect();
     let expected: Vec<String> = (0..500).map(|i| format!("T{i:03}")).collect();
     assert_eq!(types, expected);
@@ -612,22 +616,22 @@ fn tokens_live_24_hours() -> TestResult {
     let table = JobTable::from_records(Operation::Backup, &jobs)?;
     let caller = me()?;
     let lifetime = DEFAULT_TOKEN_LIFETIME;
-    let first = parse(
+    let (first, paging) = parse_paged(
         Operation::Backup,
         &[("ResourceType", "ANY"), ("MaxResults", "1")],
     )?;
-    let answer = table.answer(&first, &caller, NOW, lifetime)?;
+    let answer = table.answer(&first, &paging, &caller, NOW, lifetime)?;
     let token = answer.page().next_token().ok_or("no NextToken")?.to_owned();
-    let next = first.with_next_token(Some(&token));
+    let next = paging.with_next_token(Some(&token));
     // Exactly 24 h after the first page: still good, and on the first page's window.
     let day_later = UnixMillis::new(NOW.as_millis() + DAY);
-    let page2 = table.answer(&next, &caller, day_later, lifetime)?;
+    let page2 = table.answer(&first, &next, &caller, day_later, lifetime)?;
     assert_eq!(page2.cursor().pinned_now(), NOW);
     assert_eq!(page2.page().len(), 1);
     // One millisecond more: expired.
     let too_late = UnixMillis::new(NOW.as_millis() + DAY + 1);
     let err = table
-        .answer(&next, &caller, too_late, lifetime)
+        .answer(&first, &next, &caller, too_late, lifetime)
         .err()
         .ok_or("expired token accepted")?;
     assert!(err.to_string().contains("NextToken"), "{err}");
@@ -646,7 +650,12 @@ fn by_state(table: &JobTable) -> Result<Vec<(String, u64)>, Box<dyn Error>> {
     Ok(summarize(&query, &me()?, NOW, table)
         .to_rows()
         .into_iter()
-        .map(|r| (r.values[1].clone().unwrap_or_default(), r.count))
+        .map(|r| {
+            (
+                r.value(Field::State).unwrap_or_default().to_owned(),
+                r.count(),
+            )
+        })
         .collect())
 }
 
@@ -729,18 +738,18 @@ fn pages_are_cut_from_the_jobs_current_at_each_request() -> TestResult {
     {
         table.push(&with_id(job(state, "EBS", TODAY)?, &format!("j{i}"))?)?;
     }
-    let query = parse(Operation::Backup, &[("State", "ANY"), ("MaxResults", "1")])?;
-    let first = table.answer(&query, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
+    let (query, paging) = parse_paged(Operation::Backup, &[("State", "ANY"), ("MaxResults", "1")])?;
+    let first = table.answer(&query, &paging, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
     let token = first.page().next_token().ok_or("one page only")?.to_owned();
     // Between pages the ABORTED job completes: COMPLETED now counts 2; the emitted ABORTED
     // row is not repeated, and the next page starts after it.
     table.upsert(&with_id(job(State::Completed, "EBS", TODAY)?, "j0")?, None)?;
-    let next = query.with_next_token(Some(&token));
-    let second = table.answer(&next, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
+    let next = paging.with_next_token(Some(&token));
+    let second = table.answer(&query, &next, &me()?, NOW, DEFAULT_TOKEN_LIFETIME)?;
     let rows: Vec<Row> = second.page().rows().map(|r| r.to_row()).collect();
     assert_eq!(rows.len(), 1);
     assert_eq!(
-        (rows[0].values[1].as_deref(), rows[0].count),
+        (rows[0].value(Field::State), rows[0].count()),
         (Some("COMPLETED"), 2)
     );
     Ok(())

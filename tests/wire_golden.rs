@@ -9,7 +9,7 @@ use backup_summaries::wire::{
 };
 use backup_summaries::{
     AccountId, Caller, JobId, JobRecord, JobTable, MalwareScanner, MessageCategory, Operation,
-    RecordError, Region, ResourceType, ScanResultStatus, State, UnixMillis,
+    RecordError, RecordField, Region, ResourceType, ScanResultStatus, State, UnixMillis,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -44,7 +44,11 @@ fn service() -> Result<Service, Box<dyn std::error::Error>> {
 
 fn get(service: &Service, path: &str, query: &str) -> Result<WireResponse, RecordError> {
     let caller = caller()?;
-    Ok(service.handle(&Request::new("GET", path, query, &caller, "req-1", NOW)))
+    Ok(service.handle(
+        &Request::get(path, &caller, NOW)
+            .with_query(query)
+            .with_request_id("req-1"),
+    ))
 }
 
 /// Status line, headers in order, blank line, body: what the golden strings pin.
@@ -330,7 +334,9 @@ fn unknown_path_is_404_unknown_operation() -> TestResult {
         + r#"{"Code":"UnknownOperationException","Message":"unknown operation \"GET\" \"/audit/backup-job-summaries/\": expected GET on /audit/backup-job-summaries, /audit/copy-job-summaries, /audit/restore-job-summaries or /audit/scan-job-summaries"}"#;
     assert_eq!(text, expected);
     let caller = caller()?;
-    let post = Request::new("POST", "/nope", "", &caller, "req-1", NOW);
+    let post = Request::get("/nope", &caller, NOW)
+        .with_method("POST")
+        .with_request_id("req-1");
     assert_eq!(service()?.handle(&post).status, 404);
     Ok(())
 }
@@ -338,14 +344,10 @@ fn unknown_path_is_404_unknown_operation() -> TestResult {
 #[test]
 fn other_methods_are_405_method_not_allowed() -> TestResult {
     let caller = caller()?;
-    let request = Request::new(
-        "POST",
-        "/audit/copy-job-summaries",
-        "State=ANY",
-        &caller,
-        "req-1",
-        NOW,
-    );
+    let request = Request::get("/audit/copy-job-summaries", &caller, NOW)
+        .with_method("POST")
+        .with_query("State=ANY")
+        .with_request_id("req-1");
     let text = render(&service()?.handle(&request));
     println!("{text}");
     let expected = String::new()
@@ -354,14 +356,9 @@ fn other_methods_are_405_method_not_allowed() -> TestResult {
         + "x-amzn-ErrorType: MethodNotAllowedException\nAllow: GET\n\n"
         + r#"{"Code":"MethodNotAllowedException","Message":"method \"POST\" not allowed on /audit/copy-job-summaries: expected GET"}"#;
     assert_eq!(text, expected);
-    let lower = Request::new(
-        "get",
-        "/audit/copy-job-summaries",
-        "",
-        &caller,
-        "req-1",
-        NOW,
-    );
+    let lower = Request::get("/audit/copy-job-summaries", &caller, NOW)
+        .with_method("get")
+        .with_request_id("req-1");
     assert_eq!(service()?.handle(&lower).status, 405);
     Ok(())
 }
@@ -478,7 +475,11 @@ fn aws_cli_v2_rfc3339_strings() -> TestResult {
         let e = parse_jobs(Operation::Backup, line.as_bytes(), None)
             .err()
             .ok_or(bad)?;
-        assert_eq!(e.error().field(), Some("CreationDate"), "{bad}: {e}");
+        assert_eq!(
+            e.error().field(),
+            Some(RecordField::CreationDate),
+            "{bad}: {e}"
+        );
     }
     Ok(())
 }
@@ -495,7 +496,7 @@ fn json_lines_with_a_bad_line_names_line_and_field() -> TestResult {
         .err()
         .ok_or("accepted")?;
     assert_eq!(e.position(), Position::Line(3));
-    assert_eq!(e.error().field(), Some("AccountId"));
+    assert_eq!(e.error().field(), Some(RecordField::AccountId));
     assert_eq!(
         e.to_string(),
         r#"line 3: invalid AccountId "12": expected exactly 12 digits"#
@@ -638,7 +639,7 @@ fn restore_jobs_use_the_status_member() -> TestResult {
         matches!(
             e.error(),
             RecordError::WrongKind {
-                field: "Status",
+                field: RecordField::Status,
                 ..
             }
         ),
@@ -709,7 +710,7 @@ fn scan_jobs_read_scan_result_status() -> TestResult {
     let e = parse_jobs(Operation::Scan, line, None)
         .err()
         .ok_or("accepted")?;
-    assert_eq!(e.error().field(), Some("MalwareScanner"));
+    assert_eq!(e.error().field(), Some(RecordField::MalwareScanner));
     Ok(())
 }
 
@@ -815,7 +816,11 @@ fn unknown_scan_values_in_a_record_are_bad_records_naming_the_field() -> TestRes
         let e = parse_jobs(Operation::Scan, line.as_bytes(), None)
             .err()
             .ok_or("accepted")?;
-        assert_eq!(e.error().field(), Some(field), "{e}");
+        assert_eq!(
+            e.error().field().map(RecordField::as_str),
+            Some(field),
+            "{e}"
+        );
         assert_eq!(e.position(), Position::Line(1), "{e}");
         // Nothing of a rejected batch is stored.
         let mut table = JobTable::new(Operation::Scan);
@@ -890,7 +895,7 @@ fn region_falls_back_through_arns_then_default() -> TestResult {
     )
     .err()
     .ok_or("accepted")?;
-    assert_eq!(e.error().field(), Some("Region"));
+    assert_eq!(e.error().field(), Some(RecordField::Region));
     Ok(())
 }
 
@@ -963,7 +968,9 @@ fn negative_and_huge_numbers_are_handled_without_panic() -> TestResult {
             .err()
             .ok_or(number)?;
         match e.error() {
-            RecordError::Invalid { field, .. } => assert_eq!(*field, "CreationDate", "{number}"),
+            RecordError::Invalid { field, .. } => {
+                assert_eq!(*field, RecordField::CreationDate, "{number}")
+            }
             RecordError::Malformed { .. } => assert_eq!(number, "1e400", "{e}"),
             other => return Err(format!("{number}: {other}").into()),
         }
@@ -1028,7 +1035,11 @@ fn wrong_types_name_the_field() -> TestResult {
         )
         .err()
         .ok_or(field)?;
-        assert_eq!(e.error().field(), Some(field), "{e}");
+        assert_eq!(
+            e.error().field().map(RecordField::as_str),
+            Some(field),
+            "{e}"
+        );
     }
     let e = parse_jobs(Operation::Backup, b"[\"x\"]\n", None)
         .err()
@@ -1061,7 +1072,10 @@ fn load_jobs_is_all_or_nothing() -> TestResult {
     assert_eq!(e.position(), Position::Line(2));
     assert!(matches!(
         e.error(),
-        RecordError::WrongKind { field: "State", .. }
+        RecordError::WrongKind {
+            field: RecordField::State,
+            ..
+        }
     ));
     assert_eq!(
         e.to_string(),
@@ -1112,7 +1126,7 @@ fn streaming_edge_cases_keep_their_errors() -> TestResult {
     let e = parse_jobs(Operation::Backup, ms.as_bytes(), None)
         .err()
         .ok_or("epoch milliseconds accepted")?;
-    assert_eq!(e.error().field(), Some("CreationDate"), "{e}");
+    assert_eq!(e.error().field(), Some(RecordField::CreationDate), "{e}");
     assert!(e.to_string().contains("epoch milliseconds"), "{e}");
     // 200k-deep nesting in an ignored member: skipped without recursion, in lines and in
     // documents (the document scanner keeps a depth counter, not a stack).
@@ -1216,11 +1230,11 @@ fn eventbridge_events_are_jobs_of_their_operation() -> TestResult {
         .err()
         .ok_or("a restore event was a backup job")?;
     assert_eq!(e.position(), Position::Line(2));
-    assert_eq!(e.error().field(), Some("detail-type"));
+    assert_eq!(e.error().field(), Some(RecordField::DetailType));
     let e = parse_jobs(Operation::Scan, backup.as_bytes(), None)
         .err()
         .ok_or("a scan event was accepted")?;
-    assert_eq!(e.error().field(), Some("detail-type"));
+    assert_eq!(e.error().field(), Some(RecordField::DetailType));
     let bad_state = event(
         "Copy Job State Change",
         r#""copyJobId":"c-1","state":"PENDING","resourceType":"EBS","creationDate":"2026-11-26T09:00:00Z""#,
@@ -1228,7 +1242,7 @@ fn eventbridge_events_are_jobs_of_their_operation() -> TestResult {
     let e = parse_jobs(Operation::Copy, bad_state.as_bytes(), None)
         .err()
         .ok_or("PENDING copy accepted")?;
-    assert_eq!(e.error().field(), Some("detail.state"), "{e}");
+    assert_eq!(e.error().field(), Some(RecordField::DetailState), "{e}");
     let no_time = backup.replace(r#""time":"2026-11-26T10:00:00Z","#, "");
     let e = parse_jobs(Operation::Backup, no_time.as_bytes(), None)
         .err()
@@ -1248,7 +1262,7 @@ fn one_record_over_several_lines_is_one_record() -> TestResult {
         .err()
         .ok_or("DONE accepted")?;
     assert_eq!(e.position(), Position::Index(0));
-    assert_eq!(e.error().field(), Some("detail.state"));
+    assert_eq!(e.error().field(), Some(RecordField::DetailState));
     // Followed by anything, it is JSON Lines again, and its first line is malformed.
     let two = format!("{event}{event}");
     let e = parse_jobs(Operation::Backup, two.as_bytes(), None)

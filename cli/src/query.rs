@@ -85,14 +85,9 @@ pub(crate) fn run(args: &QueryArgs) -> Result<(), Failure> {
     );
     let query_string = encode(&args.params);
     let service = &dataset.service;
-    let request = Request::new(
-        "GET",
-        path_for_operation(op),
-        &query_string,
-        &caller,
-        REQUEST_ID,
-        now,
-    );
+    let request = Request::get(path_for_operation(op), &caller, now)
+        .with_query(&query_string)
+        .with_request_id(REQUEST_ID);
     let response = service.handle(&request);
     if response.status != 200 {
         return Err(Failure::Rejected(response.body));
@@ -148,18 +143,19 @@ fn answer_from_scratch(
     all_pages: bool,
 ) -> Result<Vec<u8>, QueryError> {
     let lifetime = service.token_lifetime();
-    let query = Query::from_pairs(op, form_urlencoded::parse(query_string.as_bytes()))?;
-    let cursor = Cursor::resolve(&query, caller, now, lifetime)?;
+    let (query, paging) =
+        Query::from_pairs_with_paging(op, form_urlencoded::parse(query_string.as_bytes()))?;
+    let cursor = Cursor::resolve(&query, &paging, caller, now, lifetime)?;
     let summary = summarize(&query, caller, cursor.pinned_now(), service.table(op));
     let mut body = Vec::new();
     if !all_pages {
-        write_page(&summary.page(&cursor, query.max_results()), &mut body);
+        write_page(&summary.page(&cursor, paging.max_results()), &mut body);
         return Ok(body);
     }
     let mut pages: Vec<Page<'_>> = Vec::new();
     let mut cursor = cursor;
     loop {
-        let page = summary.page(&cursor, query.max_results());
+        let page = summary.page(&cursor, paging.max_results());
         let next = page
             .next_token()
             .map(|token| Cursor::from_token(token, &query, caller, now, lifetime))

@@ -432,7 +432,10 @@ async fn handle(
     // An unknown path or a method other than GET is answered without computing anything:
     // no slot needed, so these never wait behind aggregations.
     if method != Method::GET || operation_for_path(&path).is_none() {
-        let request = Request::new(method.as_str(), &path, &query, &caller, &request_id, now);
+        let request = Request::get(&path, &caller, now)
+            .with_method(method.as_str())
+            .with_query(&query)
+            .with_request_id(&request_id);
         return to_http(ingest::read(&state.service).handle(&request));
     }
     let limits = &state.limits;
@@ -458,7 +461,10 @@ async fn handle(
         if let Some(delay) = shared.limits.delay {
             std::thread::sleep(delay);
         }
-        let request = Request::new(method.as_str(), &path, &query, &caller, &request_id, now);
+        let request = Request::get(&path, &caller, now)
+            .with_method(method.as_str())
+            .with_query(&query)
+            .with_request_id(&request_id);
         ingest::read(&shared.service).handle(&request)
     })
     .await;

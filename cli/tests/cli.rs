@@ -4,22 +4,20 @@
 
 use std::error::Error;
 use std::fs;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use serde_json::Value;
 
-type TestResult = Result<(), Box<dyn Error>>;
+mod common;
 
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_backup-summaries");
-/// The `now` every test pins: 2026-11-27T00:00:00Z.
-const NOW: &str = "2026-11-27T00:00:00Z";
+use common::{Reply, Server, TestResult, BIN, NOW};
+
 /// Start of the ONE_DAY window at `NOW`: 2026-11-14T00:00:00Z, in ms.
 const WINDOW_START_MS: i64 = 1_795_737_600_000 - 13 * 86_400_000;
 /// How long any one child may run.
@@ -433,54 +431,9 @@ fn a_bad_organization_file_names_file_and_field() -> TestResult {
     Ok(())
 }
 
-/// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
 impl Server {
-    fn start(args: &[&str]) -> Result<Self, Box<dyn Error>> {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut server = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        let line = rx
-            .recv_timeout(TIMEOUT)
-            .map_err(|_| "no listening line in time")?;
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .ok_or(format!("unexpected first line {line:?}"))?;
-        server.addr = addr.parse()?;
-        assert!(
-            server.addr.ip().is_loopback() && server.addr.port() != 0,
-            "{line}"
-        );
-        Ok(server)
-    }
-
-    /// Sends one raw HTTP/1.1 GET; returns (status, lower-cased header lines, body).
-    fn get(
-        &self,
-        target: &str,
-        authorization: Option<&str>,
-    ) -> Result<(u16, Vec<String>, Value), Box<dyn Error>> {
+    /// Sends one raw HTTP/1.1 GET and reads the reply until the server closes.
+    fn get(&self, target: &str, authorization: Option<&str>) -> Result<Reply, Box<dyn Error>> {
         let mut stream = TcpStream::connect_timeout(&self.addr, TIMEOUT)?;
         stream.set_read_timeout(Some(TIMEOUT))?;
         stream.set_write_timeout(Some(TIMEOUT))?;
@@ -503,14 +456,11 @@ impl Server {
             .ok_or("no status")?
             .parse()?;
         let headers = lines.map(str::to_ascii_lowercase).collect();
-        Ok((status, headers, serde_json::from_str(body)?))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Ok(Reply {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+        })
     }
 }
 
@@ -525,24 +475,26 @@ fn serve_answers_http_on_a_free_port() -> TestResult {
         .get("AccountId")
         .and_then(Value::as_str)
         .ok_or("no AccountId")?;
-    let server = Server::start(&["--backup-jobs", path.to_str().ok_or("path")?, "--now", NOW])?;
+    // Server::start passes `--now NOW`.
+    let server = Server::start(&["--backup-jobs", path.to_str().ok_or("path")?])?;
+    assert!(
+        server.addr.ip().is_loopback() && server.addr.port() != 0,
+        "{}",
+        server.addr
+    );
 
     // The access key id is the account; the credential scope is the region.
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential={account}/20261127/us-east-1/backup/aws4_request, SignedHeaders=host, Signature=0"
     );
-    let (status, headers, body) =
-        server.get("/audit/backup-job-summaries?State=ANY", Some(&auth))?;
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        headers.iter().any(|h| h.starts_with("x-amzn-requestid: ")),
-        "{headers:?}"
-    );
-    assert!(
-        headers
-            .iter()
-            .any(|h| h == "content-type: application/json"),
-        "{headers:?}"
+    let reply = server.get("/audit/backup-job-summaries?State=ANY", Some(&auth))?;
+    let body = reply.json()?;
+    assert_eq!(reply.status, 200, "{body}");
+    assert!(reply.header("x-amzn-RequestId").is_some(), "{reply:?}");
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("application/json"),
+        "{reply:?}"
     );
     let listed = rows(&body, "BackupJobSummaries")?;
     assert!(!listed.is_empty());
@@ -555,23 +507,22 @@ fn serve_answers_http_on_a_free_port() -> TestResult {
 
     // Another region in the scope: only that region's jobs.
     let west = auth.replace("us-east-1", "eu-west-1");
-    let (status, _, body) = server.get("/audit/backup-job-summaries", Some(&west))?;
-    assert_eq!(status, 200);
-    assert!(rows(&body, "BackupJobSummaries")?
+    let reply = server.get("/audit/backup-job-summaries", Some(&west))?;
+    assert_eq!(reply.status, 200);
+    assert!(rows(&reply.json()?, "BackupJobSummaries")?
         .iter()
         .all(|r| r.get("Region").and_then(Value::as_str) == Some("eu-west-1")));
 
     // A rejected parameter: 400 with the error type header.
-    let (status, headers, body) = server.get("/audit/backup-job-summaries?State=BOGUS", None)?;
-    assert_eq!(status, 400);
-    assert!(
-        headers
-            .iter()
-            .any(|h| h == "x-amzn-errortype: invalidparametervalueexception"),
-        "{headers:?}"
+    let reply = server.get("/audit/backup-job-summaries?State=BOGUS", None)?;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.header("x-amzn-ErrorType"),
+        Some("invalidparametervalueexception"),
+        "{reply:?}"
     );
     assert_eq!(
-        body.get("Code").and_then(Value::as_str),
+        reply.json()?.get("Code").and_then(Value::as_str),
         Some("InvalidParameterValueException")
     );
     Ok(())
@@ -590,15 +541,18 @@ fn serve_without_job_files_serves_the_demo_data_set() -> TestResult {
         ("/audit/restore-job-summaries", "RestoreJobSummaries"),
         ("/audit/scan-job-summaries?State=ANY", "ScanJobSummaries"),
     ] {
-        let (status, _, body) = server.get(path, None)?;
-        assert_eq!(status, 200, "{path}: {body}");
+        let reply = server.get(path, None)?;
+        let body = reply.json()?;
+        assert_eq!(reply.status, 200, "{path}: {body}");
         assert!(!rows(&body, list)?.is_empty(), "{path}: {body}");
     }
     // The management account sees its organization: five accounts.
-    let (_, _, body) = server.get(
-        "/audit/backup-job-summaries?AccountId=ANY&MaxResults=1000",
-        None,
-    )?;
+    let body = server
+        .get(
+            "/audit/backup-job-summaries?AccountId=ANY&MaxResults=1000",
+            None,
+        )?
+        .json()?;
     let accounts: std::collections::BTreeSet<&str> = rows(&body, "BackupJobSummaries")?
         .iter()
         .filter_map(|r| r.get("AccountId").and_then(Value::as_str))

@@ -6,83 +6,25 @@
 //! when its test ends, and every wait is bounded.
 
 use std::error::Error;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-type TestResult = Result<(), Box<dyn Error>>;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_backup-summaries");
-const PATIENCE: Duration = Duration::from_secs(30);
-const NOW: &str = "2026-11-27T00:00:00Z";
+use common::{Reply, Server, TestResult, BIN, NOW, PATIENCE};
+
 /// A CreationDate inside the window of `NOW`: 2026-11-26T12:00:00Z.
 const CREATED: u64 = 1_795_694_400;
 
-/// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-/// One HTTP response.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<String>,
-    body: Vec<u8>,
-}
-
 impl Server {
-    fn start(args: &[&str]) -> Result<Self, Box<dyn Error>> {
-        Self::start_with(args, &[])
-    }
-
-    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Result<Self, Box<dyn Error>> {
-        let mut command = Command::new(BIN);
-        command
-            .arg("serve")
-            .args(["--now", NOW])
-            .args(args)
-            .env_remove("BACKUP_SUMMARIES_INGEST_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if !args.contains(&"--listen") {
-            command.args(["--listen", "127.0.0.1:0"]);
-        }
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let Ok(line) = rx.recv_timeout(PATIENCE) else {
-            let _ = child.kill();
-            return Err("no listening line in time".into());
-        };
-        let Some(addr) = line.trim_end().strip_prefix("listening on http://") else {
-            let _ = child.kill();
-            return Err(format!("unexpected first line {line:?}").into());
-        };
-        let mut addr: SocketAddr = addr.parse()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip([127, 0, 0, 1].into());
-        }
-        Ok(Self { child, addr })
-    }
-
     fn ingest(
         &self,
         kind: &str,
@@ -145,13 +87,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Sends `head` and `body` on a new connection and reads the reply until the server closes.
 fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Result<Reply, Box<dyn Error>> {
     let mut stream = TcpStream::connect_timeout(&addr, PATIENCE)?;
@@ -187,15 +122,6 @@ fn text(bytes: &[u8]) -> String {
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        let prefix = format!("{}: ", name.to_ascii_lowercase());
-        self.headers.iter().find_map(|h| h.strip_prefix(&prefix))
-    }
-
-    fn json(&self) -> Result<Value, Box<dyn Error>> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-
     /// Checks the SPEC §9 error shape and returns the message.
     fn error(&self, status: u16, code: &str) -> Result<String, Box<dyn Error>> {
         assert_eq!(self.status, status, "{}", text(&self.body));

@@ -7,67 +7,23 @@
 
 use std::error::Error;
 use std::fs;
-use std::io::{BufRead as _, BufReader, ErrorKind, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{ErrorKind, Read as _, Write as _};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-type TestResult = Result<(), Box<dyn Error>>;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_backup-summaries");
-/// How long any wait may last before the test gives up.
-const PATIENCE: Duration = Duration::from_secs(30);
+use common::{Reply, Server, TestResult, BIN, PATIENCE};
+
 /// A request that computes (an operation path, GET).
 const HEAVY: &str = "/audit/backup-job-summaries?State=ANY";
 
-/// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-/// One HTTP response: status, lower-cased header lines, body.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<String>,
-    body: Vec<u8>,
-}
-
 impl Server {
-    fn start(args: &[&str]) -> Result<Self, Box<dyn Error>> {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--now", "2026-11-27T00:00:00Z"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let Ok(line) = rx.recv_timeout(PATIENCE) else {
-            let _ = child.kill();
-            return Err("no listening line in time".into());
-        };
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .ok_or(format!("unexpected first line {line:?}"))?
-            .parse()?;
-        Ok(Self { child, addr })
-    }
-
     fn connect(&self) -> Result<TcpStream, Box<dyn Error>> {
         let stream = TcpStream::connect_timeout(&self.addr, PATIENCE)?;
         stream.set_read_timeout(Some(PATIENCE))?;
@@ -105,13 +61,6 @@ impl Server {
             thread::sleep(Duration::from_millis(20));
         }
         Ok(None)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -171,16 +120,18 @@ fn time_to_close(stream: &mut TcpStream) -> Result<Duration, Box<dyn Error>> {
 /// Asserts the SPEC §9 error shape: status, both headers, and a body with Code and Message.
 fn assert_error_shape(reply: &Reply, status: u16, code: &str) -> TestResult {
     assert_eq!(reply.status, status, "{reply:?}");
-    let error_type = format!("x-amzn-errortype: {}", code.to_ascii_lowercase());
-    assert!(reply.headers.contains(&error_type), "{reply:?}");
-    assert!(
-        reply
-            .headers
-            .iter()
-            .any(|h| h.starts_with("x-amzn-requestid: ") && h.len() > 20),
+    assert_eq!(
+        reply.header("x-amzn-ErrorType"),
+        Some(&*code.to_ascii_lowercase()),
         "{reply:?}"
     );
-    let body: Value = serde_json::from_slice(&reply.body)?;
+    assert!(
+        reply
+            .header("x-amzn-RequestId")
+            .is_some_and(|id| id.len() > 2),
+        "{reply:?}"
+    );
+    let body: Value = reply.json()?;
     assert_eq!(
         body.get("Code").and_then(Value::as_str),
         Some(code),

@@ -53,12 +53,14 @@ pub(crate) fn summarize(
     let mut rows: Vec<Row> = groups
         .into_iter()
         .filter(|(_, count)| *count > 0)
-        .map(|((start, end, values), count)| Row {
-            start_time: clamp(start),
-            end_time: clamp(end),
-            region: region.clone(),
-            values,
-            count,
+        .map(|((start, end, values), count)| {
+            Field::ALL.iter().zip(values).fold(
+                Row::new(clamp(start), clamp(end), region.as_str(), count),
+                |row, (&field, value)| match value {
+                    Some(v) => row.with_value(field, v),
+                    None => row,
+                },
+            )
         })
         .collect();
     rows.sort();

@@ -88,6 +88,24 @@ impl Aggregator {
 
 /// Answers `query` for `caller` at `now` over one table: the same as an [`Aggregator`] with
 /// one `push`.
+///
+/// # Examples
+/// ```
+/// use backup_summaries::{summarize, Caller, Field, JobRecord, JobTable, Operation, Query, State, UnixMillis};
+/// let me = "123456789012".parse()?;
+/// let caller = Caller::new(me, "us-east-1".parse()?);
+/// let mut jobs = JobTable::new(Operation::Backup);
+/// let created = UnixMillis::new(1_795_690_000_000); // 2026-11-26
+/// for resource in ["EBS", "EBS", "RDS"] {
+///     jobs.push(&JobRecord::new(me, "us-east-1".parse()?, State::Completed, resource.parse()?, created))?;
+/// }
+/// let query = Query::from_pairs(Operation::Backup, [("ResourceType", "ANY")])?;
+/// let summary = summarize(&query, &caller, UnixMillis::new(1_795_737_599_000), &jobs);
+/// let counts: Vec<(Option<&str>, u64)> =
+///     summary.rows().map(|r| (r.value(Field::ResourceType), r.count())).collect();
+/// assert_eq!(counts, [(Some("EBS"), 2), (Some("RDS"), 1)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use]
 pub fn summarize(query: &Query, caller: &Caller, now: UnixMillis, table: &JobTable) -> Summary {
     let mut agg = Aggregator::new(query, caller, now);

@@ -10,7 +10,10 @@ use crate::jobs::JobTable;
 use crate::query::{Dimension, Query};
 use crate::record::AccountId;
 use crate::rows::{label_id, Labels, FIELDS};
-use crate::schema::{Field, MalwareScanner, Operation, ScanResultStatus, State};
+use crate::schema::{
+    scan_code, Field, MalwareScanner, Operation, ScanResultStatus, State, SCAN_CODES,
+    SCAN_PART_CODES,
+};
 use crate::scope::Caller;
 
 /// The literal a collapsed dimension shows (SPEC §3, D).
@@ -251,11 +254,11 @@ impl<K: Key> Plan<K> {
         };
         let scanner = offsets(4);
         let result = offsets(5);
-        let mut extra = vec![K::MISS; 16];
-        for (s, &so) in scanner.iter().enumerate().take(4) {
-            for (r, &ro) in result.iter().enumerate().take(4) {
+        let mut extra = vec![K::MISS; SCAN_CODES];
+        for (s, &so) in (0..SCAN_PART_CODES).zip(&scanner) {
+            for (r, &ro) in (0..SCAN_PART_CODES).zip(&result) {
                 if !so.is_miss() && !ro.is_miss() {
-                    if let Some(e) = extra.get_mut(s | (r << 2)) {
+                    if let Some(e) = extra.get_mut(usize::from(scan_code(s, r))) {
                         *e = so.wrapping_add(ro);
                     }
                 }

@@ -21,6 +21,7 @@ use crate::jobs::{Day, JobTable, Packing, Word, Words};
 use crate::period::Buckets;
 use crate::query::Query;
 use crate::rows::{label_id, Labels, RawRow, FIELDS};
+use crate::schema::SCAN_CODES;
 use crate::scope::Caller;
 
 /// Largest key space of one bucket counted in a dense array (slots of 8 bytes: 8 MiB).
@@ -297,7 +298,7 @@ fn compile<'a, K: Key>(table: &JobTable, plan: &'a Plan<K>) -> Option<Kernel<'a,
         let map = &plan.maps[f];
         let present = |sym: usize| match f {
             STATE => sym < 16 && table.dims.states_present & (1 << sym) != 0,
-            EXTRA => sym < 16 && table.dims.extras_present & (1 << sym) != 0,
+            EXTRA => sym < SCAN_CODES && table.dims.extras_present & (1 << sym) != 0,
             _ => true,
         };
         let mut passing = map

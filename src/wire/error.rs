@@ -15,7 +15,7 @@ use crate::wire::response::WireResponse;
 /// ```
 /// use backup_summaries::wire::ApiError;
 /// use backup_summaries::{Operation, Query};
-/// let rejected = Query::from_pairs(Operation::Backup, [("MaxResults", "0")]).err();
+/// let rejected = Query::from_pairs_with_paging(Operation::Backup, [("MaxResults", "0")]).err();
 /// let e = ApiError::from(rejected.ok_or("MaxResults=0 was accepted")?);
 /// assert_eq!((e.name(), e.status()), ("InvalidParameterValueException", 400));
 /// assert_eq!(e.message(), r#"invalid MaxResults "0": expected an integer from 1 to 1000"#);
@@ -23,6 +23,7 @@ use crate::wire::response::WireResponse;
 /// assert_eq!(response.header("x-amzn-ErrorType"), Some("InvalidParameterValueException"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct ApiError {
@@ -45,6 +46,7 @@ pub enum Position {
 ///
 /// Displays as, for example, `line 3: invalid AccountId "12": expected exactly 12 digits` or
 /// `record 5 of BackupJobs: missing CreationDate` (`record 5` is the 0-based index 5).
+#[non_exhaustive]
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
 #[error("{}: {error}", Located(*.position, *.list))]
 pub struct IngestError {
@@ -150,7 +152,7 @@ impl ApiError {
     /// `{"Code":"<name>","Message":"<message>"}`.
     #[must_use]
     pub fn to_response(&self, request_id: &str) -> WireResponse {
-        WireResponse::error(self, request_id)
+        WireResponse::error(self.name, self.status, &self.message, request_id)
     }
 }
 
@@ -213,20 +215,21 @@ impl fmt::Display for Located {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::RecordField;
 
     #[test]
     fn ingest_errors_name_position_and_field() {
         let e = IngestError::new(
             Position::Line(3),
             None,
-            RecordError::invalid("AccountId", "12", "exactly 12 digits"),
+            RecordError::invalid(RecordField::AccountId, "12", "exactly 12 digits"),
         );
         assert_eq!(
             e.to_string(),
             r#"line 3: invalid AccountId "12": expected exactly 12 digits"#
         );
         let missing = RecordError::Missing {
-            field: "CreationDate",
+            field: RecordField::CreationDate,
         };
         let e = IngestError::new(Position::Index(5), Some("BackupJobs"), missing.clone());
         assert_eq!(
@@ -235,7 +238,7 @@ mod tests {
         );
         let e = IngestError::new(Position::Index(5), None, missing);
         assert_eq!(e.to_string(), "record 5: missing CreationDate");
-        assert_eq!(e.error().field(), Some("CreationDate"));
+        assert_eq!(e.error().field(), Some(RecordField::CreationDate));
     }
 
     #[test]

@@ -39,10 +39,10 @@ use crate::batch::Applied;
 use crate::error::RecordError;
 use crate::identity::{JobId, Version};
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
-use crate::schema::{Operation, State};
+use crate::schema::{Field, Operation, RecordField, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::records::parse_jobs;
+use crate::wire::load::parse_jobs;
 use crate::wire::response::WireResponse;
 
 /// The UTF-8 byte order mark some tools write first.
@@ -62,7 +62,7 @@ pub type Change = (JobRecord, Option<Version>);
 ///
 /// # Examples
 /// ```
-/// use backup_summaries::{wire, Operation, State};
+/// use backup_summaries::{wire, Operation, RecordField, State};
 /// let event = br#"{"version": "0", "detail-type": "Backup Job State Change", "source": "aws.backup",
 ///     "account": "123456789012", "time": "2026-11-26T10:00:05.9Z", "region": "eu-west-1",
 ///     "detail": {"backupJobId": "b-1", "state": "RUNNING", "resourceType": "EBS",
@@ -74,7 +74,8 @@ pub type Change = (JobRecord, Option<Version>);
 /// assert_eq!(version.map(|v| v.as_secs()), Some(1_795_687_205));
 /// // an event for another operation than the path's is a bad record:
 /// let e = wire::parse_changes(Operation::Copy, event, None).err().ok_or("accepted")?;
-/// assert_eq!(e.error().field(), Some("detail-type"));
+/// assert_eq!(e.error().field(), Some(RecordField::DetailType));
+/// assert_eq!(RecordField::DetailType.as_str(), "detail-type");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn parse_changes(
@@ -127,12 +128,7 @@ pub fn parse_changes(
 /// The path of `op`'s ingest endpoint (SPEC §11), e.g. `/ingest/backup-jobs`.
 #[must_use]
 pub fn ingest_path_for_operation(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "/ingest/backup-jobs",
-        Operation::Copy => "/ingest/copy-jobs",
-        Operation::Restore => "/ingest/restore-jobs",
-        Operation::Scan => "/ingest/scan-jobs",
-    }
+    op.wire().ingest_path
 }
 
 /// The operation whose ingest endpoint is `path`, matched exactly.
@@ -243,76 +239,93 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
     let Value::Object(mut event) = event else {
         return Err(malformed("an event must be a JSON object"));
     };
-    let detail_type = required(&event, "detail-type", "a job state change detail-type")?;
-    let expected = detail_type_of(op);
-    if Some(detail_type) != expected {
+    let detail_type = required(
+        &event,
+        RecordField::DetailType,
+        "a job state change detail-type",
+    )?;
+    let names = op.wire();
+    if Some(detail_type) != names.event {
+        let path = names.ingest_path;
+        let expected = match names.event {
+            Some(event) => format!("\"{event}\" on {path}"),
+            None => format!(
+                "list-API {noun} records on {path} (no {noun} events)",
+                noun = names.noun
+            ),
+        };
         return Err(RecordError::invalid(
-            "detail-type",
+            RecordField::DetailType,
             detail_type,
-            match op {
-                Operation::Backup => "\"Backup Job State Change\" on /ingest/backup-jobs",
-                Operation::Copy => "\"Copy Job State Change\" on /ingest/copy-jobs",
-                Operation::Restore => "\"Restore Job State Change\" on /ingest/restore-jobs",
-                Operation::Scan => {
-                    "list-API scan job records on /ingest/scan-jobs (no scan job events)"
-                }
-            },
+            expected,
         ));
     }
     let account = AccountId::parse(required(
         &event,
-        "account",
+        RecordField::Account,
         "exactly 12 digits, as a string",
     )?)
     .map_err(|_| {
         RecordError::invalid(
-            "account",
-            text_of(event.get("account")).as_str(),
+            RecordField::Account,
+            text_of(event.get(RecordField::Account.as_str())).as_str(),
             "exactly 12 digits, as a string",
         )
     })?;
-    let region_text = required(&event, "region", "a region name")?;
-    let region = Region::parse(region_text)
-        .map_err(|_| RecordError::invalid("region", region_text, "a region name"))?;
-    let time = required(&event, "time", "an RFC 3339 date-time")?;
+    let region_text = required(&event, RecordField::EventRegion, "a region name")?;
+    let region = Region::parse(region_text).map_err(|_| {
+        RecordError::invalid(RecordField::EventRegion, region_text, "a region name")
+    })?;
+    let time = required(&event, RecordField::Time, "an RFC 3339 date-time")?;
     let version = DateTime::parse_from_rfc3339(time)
         .ok()
         .and_then(|t| Version::from_millis(UnixMillis::new(t.timestamp_millis())))
         .ok_or_else(|| {
-            RecordError::invalid("time", time, "an RFC 3339 date-time from 1970 to 2106")
+            RecordError::invalid(
+                RecordField::Time,
+                time,
+                "an RFC 3339 date-time from 1970 to 2106",
+            )
         })?;
     let detail = match event.remove("detail") {
         Some(Value::Object(detail)) => detail,
-        None | Some(Value::Null) => return Err(RecordError::Missing { field: "detail" }),
+        None | Some(Value::Null) => {
+            return Err(RecordError::Missing {
+                field: RecordField::Detail,
+            })
+        }
         Some(other) => {
             return Err(RecordError::invalid(
-                "detail",
+                RecordField::Detail,
                 &other.to_string(),
                 "a JSON object",
             ))
         }
     };
-    let (id_field, state_field) = match op {
-        Operation::Backup => ("detail.backupJobId", "detail.state"),
-        Operation::Copy => ("detail.copyJobId", "detail.state"),
-        Operation::Restore => ("detail.restoreJobId", "detail.status"),
-        Operation::Scan => ("detail.scanJobId", "detail.state"),
-    };
+    let (id_field, state_field) = (names.event_job_id, names.event_state);
     let id_text = required_in(&detail, id_field, "1 to 256 bytes")?;
     let id = JobId::parse(id_text)
         .map_err(|_| RecordError::invalid(id_field, id_text, "1 to 256 bytes"))?;
     let state_text = required_in(&detail, state_field, "one of the operation's states")?;
     let state = State::parse(op, state_text)
         .ok_or_else(|| RecordError::wrong_kind(state_field, state_text, op))?;
-    let resource_text = required_in(&detail, "detail.resourceType", "1 to 50 characters")?;
+    let resource_text = required_in(
+        &detail,
+        RecordField::DetailResourceType,
+        "1 to 50 characters",
+    )?;
     let resource_type = ResourceType::parse(resource_text).map_err(|_| {
-        RecordError::invalid("detail.resourceType", resource_text, "1 to 50 characters")
+        RecordError::invalid(
+            RecordField::DetailResourceType,
+            resource_text,
+            "1 to 50 characters",
+        )
     })?;
     let creation_date = creation_date(&detail)?;
     let mut record =
         JobRecord::new(account, region, state, resource_type, creation_date).with_job_id(Some(id));
-    if matches!(op, Operation::Backup | Operation::Copy) {
-        const FIELD: &str = "detail.messageCategory";
+    if op.has_field(Field::MessageCategory) {
+        const FIELD: RecordField = RecordField::DetailMessageCategory;
         let category = match member(&detail, FIELD) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
@@ -333,19 +346,9 @@ fn to_change(op: Operation, event: Value) -> Result<Change, RecordError> {
     Ok((record, Some(version)))
 }
 
-/// The detail-type of `op`'s job state change events, if AWS sends them.
-fn detail_type_of(op: Operation) -> Option<&'static str> {
-    match op {
-        Operation::Backup => Some("Backup Job State Change"),
-        Operation::Copy => Some("Copy Job State Change"),
-        Operation::Restore => Some("Restore Job State Change"),
-        Operation::Scan => None,
-    }
-}
-
 /// `detail.creationDate`: RFC 3339 (as EventBridge sends it) or epoch seconds.
 fn creation_date(detail: &Map<String, Value>) -> Result<UnixMillis, RecordError> {
-    const FIELD: &str = "detail.creationDate";
+    const FIELD: RecordField = RecordField::DetailCreationDate;
     const EXPECTED: &str = "an RFC 3339 date-time or epoch seconds";
     let value = match member(detail, FIELD) {
         None | Some(Value::Null) => return Err(RecordError::Missing { field: FIELD }),
@@ -370,23 +373,24 @@ fn creation_date(detail: &Map<String, Value>) -> Result<UnixMillis, RecordError>
 }
 
 /// A member of the detail, by its `detail.`-prefixed field name.
-fn member<'m>(detail: &'m Map<String, Value>, field: &str) -> Option<&'m Value> {
-    detail.get(field.strip_prefix("detail.").unwrap_or(field))
+fn member(detail: &Map<String, Value>, field: RecordField) -> Option<&Value> {
+    let name = field.as_str();
+    detail.get(name.strip_prefix("detail.").unwrap_or(name))
 }
 
 /// A required string member of the event envelope.
 fn required<'m>(
     event: &'m Map<String, Value>,
-    field: &'static str,
+    field: RecordField,
     expected: &'static str,
 ) -> Result<&'m str, RecordError> {
-    string(event.get(field), field, expected)
+    string(event.get(field.as_str()), field, expected)
 }
 
 /// A required string member of the detail.
 fn required_in<'m>(
     detail: &'m Map<String, Value>,
-    field: &'static str,
+    field: RecordField,
     expected: &'static str,
 ) -> Result<&'m str, RecordError> {
     string(member(detail, field), field, expected)
@@ -394,7 +398,7 @@ fn required_in<'m>(
 
 fn string<'m>(
     value: Option<&'m Value>,
-    field: &'static str,
+    field: RecordField,
     expected: &'static str,
 ) -> Result<&'m str, RecordError> {
     match value {
@@ -563,7 +567,11 @@ mod tests {
             let e = parse_changes(Operation::Backup, body.as_bytes(), None)
                 .err()
                 .ok_or_else(|| format!("accepted {bad}"))?;
-            assert_eq!(e.error().field(), Some(field), "{e}");
+            assert_eq!(
+                e.error().field().map(RecordField::as_str),
+                Some(field),
+                "{e}"
+            );
             assert!(e.to_string().contains(message), "{e} lacks {message}");
         }
         let array = format!("[{good}, 5]");
@@ -578,7 +586,10 @@ mod tests {
         let e = parse_changes(Operation::Scan, scan.as_bytes(), None)
             .err()
             .ok_or("accepted")?;
-        assert_eq!(e.error().field(), Some("detail-type"));
+        assert_eq!(
+            e.error().field().map(RecordField::as_str),
+            Some("detail-type")
+        );
         Ok(())
     }
 

@@ -47,6 +47,7 @@
 mod error;
 mod events;
 mod flat;
+mod load;
 mod records;
 mod request;
 mod response;
@@ -56,14 +57,14 @@ pub use error::{ApiError, IngestError, Position};
 pub use events::{
     ingest_path_for_operation, ingested_response, operation_for_ingest_path, parse_changes, Change,
 };
-pub use records::{load_jobs, parse_jobs};
+pub use load::{load_jobs, parse_jobs};
+#[expect(
+    unused_imports,
+    reason = "the sink the count cube's Batch will implement"
+)]
+pub(crate) use records::{JobFields, JobSink};
 pub use request::{operation_for_path, path_for_operation, Request, Service};
 pub use response::{write_page, write_rows, WireResponse};
 #[doc(hidden)]
 pub use stream::bench_count_jobs;
 pub use stream::{ChunkDone, Cut, JobChunk, JobIds, JobStream, MAX_RECORD_BYTES};
-#[expect(
-    unused_imports,
-    reason = "the sink the count cube's Batch will implement"
-)]
-pub(crate) use stream::{JobFields, JobSink};

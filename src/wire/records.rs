@@ -44,14 +44,12 @@ use serde::Deserialize;
 
 use crate::batch::Batch;
 use crate::error::RecordError;
-use crate::identity::{JobKey, Version};
-use crate::jobs::JobTable;
+use crate::identity::{JobId, JobKey, Version};
 use crate::record::Fields;
-use crate::record::{AccountId, JobRecord, Region, MAX_NAME_CHARS};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
+use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType, MAX_NAME_CHARS};
+use crate::schema::{Field, MalwareScanner, Operation, RecordField, ScanResultStatus, State};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::stream::{JobFields, JobSink, JobStream};
 
 /// Longest parser message an error keeps, in characters.
 const MAX_DETAIL_CHARS: usize = 200;
@@ -65,91 +63,52 @@ const MAX_NUMERIC_DATE_MS: i64 = 253_402_300_799_999;
 /// Longest job id, in bytes (SPEC §10).
 const MAX_JOB_ID_BYTES: usize = 256;
 
-/// Parses `input` into `op`'s job records (SPEC §2), all or nothing.
-///
-/// `default_region` is used for a record with no `Region` member and no ARN with a region.
-/// This is [`JobStream`] driven over one buffer; a record (a line, or an element of a
-/// document's list) longer than [`MAX_RECORD_BYTES`](crate::wire::MAX_RECORD_BYTES) is
-/// rejected.
-///
-/// # Errors
-/// An [`IngestError`] for the first bad record: its [`Position`] (the line of JSON Lines, the
-/// index in a document's list) and the [`RecordError`] naming the field, or
-/// [`RecordError::Malformed`] for malformed JSON.
-///
-/// # Examples
-/// ```
-/// use backup_summaries::{wire, Operation, State};
-/// let doc = br#"{"BackupJobs": [{"AccountId": "123456789012", "State": "COMPLETED",
-///     "ResourceType": "EBS", "CreationDate": 1795690000.5, "MessageCategory": "Success",
-///     "BackupVaultArn": "arn:aws:backup:us-east-1:123456789012:backup-vault:Default"}]}"#;
-/// let jobs = wire::parse_jobs(Operation::Backup, doc, None)?;
-/// assert_eq!(jobs[0].state(), State::Completed);
-/// assert_eq!(jobs[0].region().as_str(), "us-east-1");
-/// assert_eq!(jobs[0].creation_date().as_millis(), 1_795_690_000_500);
-///
-/// let lines = b"{\"AccountId\":\"123456789012\",\"Status\":\"DONE\"}\n";
-/// let e = wire::parse_jobs(Operation::Restore, lines, None).err().ok_or("accepted")?;
-/// assert_eq!(e.to_string(), "line 1: invalid Status \"DONE\" for ListRestoreJobSummaries: \
-///     expected one of CREATED PENDING RUNNING ABORTED COMPLETED FAILED");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn parse_jobs(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<Vec<JobRecord>, IngestError> {
-    let mut sink = RecordSink::default();
-    parse_into(op, input, default_region, &mut sink)?;
-    Ok(sink.records)
+/// One validated job, borrowed from the input: no allocation per job in the common case.
+#[derive(Clone, Debug)]
+pub(crate) struct JobFields<'a> {
+    /// SPEC §10: `BackupJobId`/`CopyJobId`/`RestoreJobId`/`ScanJobId`, 1..=256 bytes.
+    pub(crate) job_id: Option<&'a str>,
+    pub(crate) account: AccountId,
+    /// Non-empty; from the `Region` member, an ARN, or the default (SPEC §2).
+    pub(crate) region: &'a str,
+    /// One of the operation's states.
+    pub(crate) state: State,
+    /// 1..=50 characters.
+    pub(crate) resource_type: &'a str,
+    pub(crate) creation: UnixMillis,
+    /// 1..=50 characters, as written (case folding happens at intern time); empty = absent.
+    pub(crate) category: Option<&'a str>,
+    pub(crate) scanner: Option<MalwareScanner>,
+    pub(crate) result: Option<ScanResultStatus>,
+    /// Event time, epoch seconds (EventBridge events only; `None` for list-API records).
+    pub(crate) version: Option<u32>,
 }
 
-/// Parses `input` as [`parse_jobs`] does for `table`'s operation, staging every job in one
-/// [`Batch`] (records with a job id are upserts), then applies it: all or nothing. Returns
-/// the number of records read.
-///
-/// # Errors
-/// As [`parse_jobs`]; a record the table's operation refuses gets its position too. The
-/// table is unchanged on error.
-pub fn load_jobs(
-    table: &mut JobTable,
-    input: &[u8],
-    default_region: Option<&Region>,
-) -> Result<usize, IngestError> {
-    let mut batch = Batch::new(table.operation());
-    let n = parse_into(table.operation(), input, default_region, &mut batch)?;
-    table
-        .apply(batch)
-        .map_err(|e| IngestError::new(Position::Index(e.position()), None, e.into_error()))?;
-    Ok(n)
+/// Where parsed jobs go.
+pub(crate) trait JobSink {
+    /// Takes one job; an `Err` (e.g. the sink refuses the state for its operation) becomes
+    /// that record's error.
+    fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError>;
 }
 
-/// Parses a whole input into `sink`, serially: [`JobStream`] over one buffer, the same cuts
-/// and checks the CLI's parallel reader makes over many. Returns the number of jobs.
-///
-/// # Errors
-/// As [`parse_jobs`]. `sink` may have taken some jobs then; the caller drops them.
-pub(crate) fn parse_into<S: JobSink + ?Sized>(
-    op: Operation,
-    input: &[u8],
-    default_region: Option<&Region>,
-    sink: &mut S,
-) -> Result<usize, IngestError> {
-    let mut stream = JobStream::new(op, default_region);
-    let mut rest = input;
-    loop {
-        let cut = stream.cut(rest, true, 1)?;
-        for chunk in cut.chunks() {
-            let done = chunk.parse_into(sink);
-            stream.merge(done)?;
-        }
-        let consumed = cut.consumed();
-        rest = rest.get(consumed..).unwrap_or_default();
-        if consumed == 0 || rest.is_empty() {
-            break;
-        }
+impl JobFields<'_> {
+    /// An owned [`JobRecord`] with these values (the category upper-cased).
+    ///
+    /// # Errors
+    /// Never for fields [`check`] made; the record types check again.
+    pub(crate) fn to_record(&self) -> Result<JobRecord, RecordError> {
+        Ok(JobRecord::new(
+            self.account,
+            Region::parse(self.region)?,
+            self.state,
+            ResourceType::parse(self.resource_type)?,
+            self.creation,
+        )
+        .with_message_category(self.category.map(MessageCategory::parse).transpose()?)
+        .with_malware_scanner(self.scanner)
+        .with_scan_result_status(self.result)
+        .with_job_id(self.job_id.map(JobId::parse).transpose()?))
     }
-    stream.finish()
 }
 
 /// A [`JobSink`] that builds owned [`JobRecord`]s (for [`parse_jobs`] and the CLI).
@@ -480,32 +439,32 @@ pub(super) fn check<'r>(
         return check_event(op, raw);
     }
     let account = AccountId::parse(required_str(
-        "AccountId",
+        RecordField::AccountId,
         raw.account_id.as_ref(),
         "exactly 12 digits, as a string",
     )?)?;
-    let (state_field, state) = match op {
-        Operation::Restore => ("Status", raw.status.as_ref()),
-        _ => ("State", raw.state.as_ref()),
+    let state = match op {
+        Operation::Restore => raw.status.as_ref(),
+        _ => raw.state.as_ref(),
     };
-    let state = parse_state(op, state_field, state)?;
+    let state = parse_state(op, op.wire().state, state)?;
     let resource_type = name(
-        "ResourceType",
+        RecordField::ResourceType,
         required_str(
-            "ResourceType",
+            RecordField::ResourceType,
             raw.resource_type.as_ref(),
             "1 to 50 characters",
         )?,
     )?;
-    let creation = creation_date("CreationDate", raw.creation_date.as_ref())?;
+    let creation = creation_date(RecordField::CreationDate, raw.creation_date.as_ref())?;
     let region = region(raw, default_region)?;
-    let (id_field, id) = match op {
-        Operation::Backup => ("BackupJobId", raw.backup_job_id.as_ref()),
-        Operation::Copy => ("CopyJobId", raw.copy_job_id.as_ref()),
-        Operation::Restore => ("RestoreJobId", raw.restore_job_id.as_ref()),
-        Operation::Scan => ("ScanJobId", raw.scan_job_id.as_ref()),
+    let id = match op {
+        Operation::Backup => raw.backup_job_id.as_ref(),
+        Operation::Copy => raw.copy_job_id.as_ref(),
+        Operation::Restore => raw.restore_job_id.as_ref(),
+        Operation::Scan => raw.scan_job_id.as_ref(),
     };
-    let job_id = job_id(id_field, id)?;
+    let job_id = job_id(op.wire().job_id, id)?;
     let mut fields = JobFields {
         job_id,
         account,
@@ -518,43 +477,49 @@ pub(super) fn check<'r>(
         result: None,
         version: None,
     };
-    match op {
-        Operation::Backup | Operation::Copy => {
-            fields.category = match optional_str(
-                "MessageCategory",
-                raw.message_category.as_ref(),
-                "1 to 50 characters",
-            )? {
-                None | Some("") => None,
-                Some(c) => Some(name("MessageCategory", c)?),
-            };
-        }
-        Operation::Scan => {
-            fields.scanner =
-                optional_str("MalwareScanner", raw.malware_scanner.as_ref(), "GUARDDUTY")?
-                    .map(|s| {
-                        MalwareScanner::parse(s)
-                            .ok_or_else(|| RecordError::invalid("MalwareScanner", s, "GUARDDUTY"))
-                    })
-                    .transpose()?;
-            const FIELD: &str = "ScanResult.ScanResultStatus";
-            let status = match &raw.scan_result {
-                None => None,
-                Some(RawScanResult::Object(status)) => status.as_ref(),
-                Some(RawScanResult::Other(Scalar::Null)) => None,
-                Some(RawScanResult::Other(other)) => {
-                    let text = other.to_string();
-                    return Err(RecordError::invalid("ScanResult", &text, "an object"));
-                }
-            };
-            fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
-                .map(|s| {
-                    ScanResultStatus::parse(s)
-                        .ok_or_else(|| RecordError::invalid(FIELD, s, SCAN_RESULTS))
-                })
-                .transpose()?;
-        }
-        Operation::Restore => {}
+    if op.has_field(Field::MessageCategory) {
+        fields.category = match optional_str(
+            RecordField::MessageCategory,
+            raw.message_category.as_ref(),
+            "1 to 50 characters",
+        )? {
+            None | Some("") => None,
+            Some(c) => Some(name(RecordField::MessageCategory, c)?),
+        };
+    }
+    if op.has_field(Field::MalwareScanner) {
+        fields.scanner = optional_str(
+            RecordField::MalwareScanner,
+            raw.malware_scanner.as_ref(),
+            "GUARDDUTY",
+        )?
+        .map(|s| {
+            MalwareScanner::parse(s)
+                .ok_or_else(|| RecordError::invalid(RecordField::MalwareScanner, s, "GUARDDUTY"))
+        })
+        .transpose()?;
+    }
+    if op.has_field(Field::ScanResultStatus) {
+        const FIELD: RecordField = RecordField::ScanResultStatus;
+        let status = match &raw.scan_result {
+            None => None,
+            Some(RawScanResult::Object(status)) => status.as_ref(),
+            Some(RawScanResult::Other(Scalar::Null)) => None,
+            Some(RawScanResult::Other(other)) => {
+                let text = other.to_string();
+                return Err(RecordError::invalid(
+                    RecordField::ScanResult,
+                    &text,
+                    "an object",
+                ));
+            }
+        };
+        fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
+            .map(|s| {
+                ScanResultStatus::parse(s)
+                    .ok_or_else(|| RecordError::invalid(FIELD, s, SCAN_RESULTS))
+            })
+            .transpose()?;
     }
     Ok(fields)
 }
@@ -563,46 +528,42 @@ pub(super) fn check<'r>(
 /// `account`, `region` and `time` (the version), the detail's job id, state, resource type,
 /// creation date and message category. An event of another detail-type is a bad record.
 fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, RecordError> {
-    let (expected, id_field, state_field) = match op {
-        Operation::Backup => (
-            "Backup Job State Change",
-            "detail.backupJobId",
-            "detail.state",
-        ),
-        Operation::Copy => ("Copy Job State Change", "detail.copyJobId", "detail.state"),
-        Operation::Restore => (
-            "Restore Job State Change",
-            "detail.restoreJobId",
-            "detail.status",
-        ),
-        Operation::Scan => (
-            "no event (scan jobs have none)",
-            "detail.scanJobId",
-            "detail.state",
-        ),
-    };
-    let detail_type = required_str("detail-type", raw.detail_type.as_ref(), expected)?;
-    if op == Operation::Scan || detail_type != expected {
-        return Err(RecordError::invalid("detail-type", detail_type, expected));
+    let names = op.wire();
+    let expected = names.event.unwrap_or("no event (scan jobs have none)");
+    let (id_field, state_field) = (names.event_job_id, names.event_state);
+    let detail_type = required_str(RecordField::DetailType, raw.detail_type.as_ref(), expected)?;
+    if names.event != Some(detail_type) {
+        return Err(RecordError::invalid(
+            RecordField::DetailType,
+            detail_type,
+            expected,
+        ));
     }
     const DIGITS: &str = "exactly 12 digits, as a string";
-    let account_text = required_str("account", raw.event_account.as_ref(), DIGITS)?;
+    let account_text = required_str(RecordField::Account, raw.event_account.as_ref(), DIGITS)?;
     let account = AccountId::parse(account_text)
-        .map_err(|_| RecordError::invalid("account", account_text, DIGITS))?;
-    let region = required_str("region", raw.event_region.as_ref(), "a non-empty string")?;
+        .map_err(|_| RecordError::invalid(RecordField::Account, account_text, DIGITS))?;
+    let region = required_str(
+        RecordField::EventRegion,
+        raw.event_region.as_ref(),
+        "a non-empty string",
+    )?;
     if region.is_empty() {
-        return Err(RecordError::invalid("region", region, "a non-empty string"));
+        return Err(RecordError::invalid(
+            RecordField::EventRegion,
+            region,
+            "a non-empty string",
+        ));
     }
     const TIME: &str = "an RFC 3339 date-time from 1970 to 2106";
-    let time = required_str("time", raw.event_time.as_ref(), TIME)?;
+    let time = required_str(RecordField::Time, raw.event_time.as_ref(), TIME)?;
     let version = DateTime::parse_from_rfc3339(time)
         .ok()
         .and_then(|at| u32::try_from(at.timestamp()).ok())
-        .ok_or_else(|| RecordError::invalid("time", time, TIME))?;
-    let detail = raw
-        .detail
-        .as_ref()
-        .ok_or(RecordError::Missing { field: "detail" })?;
+        .ok_or_else(|| RecordError::invalid(RecordField::Time, time, TIME))?;
+    let detail = raw.detail.as_ref().ok_or(RecordError::Missing {
+        field: RecordField::Detail,
+    })?;
     let (id, state) = match op {
         Operation::Backup => (detail.backup_job_id.as_ref(), detail.state.as_ref()),
         Operation::Copy => (detail.copy_job_id.as_ref(), detail.state.as_ref()),
@@ -612,21 +573,24 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     let job_id = job_id(id_field, id)?;
     let state = parse_state(op, state_field, state)?;
     let resource_type = name(
-        "detail.resourceType",
+        RecordField::DetailResourceType,
         required_str(
-            "detail.resourceType",
+            RecordField::DetailResourceType,
             detail.resource_type.as_ref(),
             "1 to 50 characters",
         )?,
     )?;
-    let creation = creation_date("detail.creationDate", detail.creation_date.as_ref())?;
+    let creation = creation_date(
+        RecordField::DetailCreationDate,
+        detail.creation_date.as_ref(),
+    )?;
     let category = match optional_str(
-        "detail.messageCategory",
+        RecordField::DetailMessageCategory,
         detail.message_category.as_ref(),
         "1 to 50 characters",
     )? {
         None | Some("") => None,
-        Some(c) => Some(name("detail.messageCategory", c)?),
+        Some(c) => Some(name(RecordField::DetailMessageCategory, c)?),
     };
     Ok(JobFields {
         job_id,
@@ -642,12 +606,12 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     })
 }
 
-/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name (the one
-/// place that lists them).
+/// What a `ScanResult.ScanResultStatus` may be: every [`ScanResultStatus`] name, as a
+/// constant (a unit test checks it against [`ScanResultStatus::ALL`]).
 const SCAN_RESULTS: &str = "NO_THREATS_FOUND, THREATS_FOUND or UNKNOWN";
 
 /// A ResourceType or MessageCategory: 1..=50 characters (SPEC §3), as written.
-fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
+fn name(field: RecordField, s: &str) -> Result<&str, RecordError> {
     // At most 50 bytes is at most 50 characters; count them only when longer.
     if s.is_empty() || (s.len() > MAX_NAME_CHARS && s.chars().nth(MAX_NAME_CHARS).is_some()) {
         return Err(RecordError::invalid(field, s, "1 to 50 characters"));
@@ -657,7 +621,7 @@ fn name<'s>(field: &'static str, s: &'s str) -> Result<&'s str, RecordError> {
 
 /// The job id member: absent, or 1..=256 bytes (SPEC §10).
 fn job_id<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
 ) -> Result<Option<&'v str>, RecordError> {
     const EXPECTED: &str = "a string of 1 to 256 bytes";
@@ -671,7 +635,7 @@ fn job_id<'v>(
 /// The state named by `value`, if it is one of `op`'s states.
 fn parse_state(
     op: Operation,
-    field: &'static str,
+    field: RecordField,
     value: Option<&Scalar<'_>>,
 ) -> Result<State, RecordError> {
     let wrong = |text: &str| RecordError::wrong_kind(field, text, op);
@@ -684,7 +648,7 @@ fn parse_state(
 
 /// The CreationDate: epoch seconds (digits below the millisecond truncated) or RFC 3339.
 fn creation_date(
-    field: &'static str,
+    field: RecordField,
     value: Option<&Scalar<'_>>,
 ) -> Result<UnixMillis, RecordError> {
     let ms = match value {
@@ -752,17 +716,23 @@ fn region<'r>(
     default_region: Option<&'r Region>,
 ) -> Result<&'r str, RecordError> {
     const EXPECTED: &str = "a non-empty string";
-    if let Some(name) = optional_str("Region", raw.region.as_ref(), EXPECTED)? {
+    if let Some(name) = optional_str(RecordField::Region, raw.region.as_ref(), EXPECTED)? {
         if name.is_empty() {
-            return Err(RecordError::invalid("Region", name, EXPECTED));
+            return Err(RecordError::invalid(RecordField::Region, name, EXPECTED));
         }
         return Ok(name);
     }
     let arns = [
-        ("BackupVaultArn", raw.backup_vault_arn.as_ref()),
-        ("SourceBackupVaultArn", raw.source_backup_vault_arn.as_ref()),
-        ("RecoveryPointArn", raw.recovery_point_arn.as_ref()),
-        ("ResourceArn", raw.resource_arn.as_ref()),
+        (RecordField::BackupVaultArn, raw.backup_vault_arn.as_ref()),
+        (
+            RecordField::SourceBackupVaultArn,
+            raw.source_backup_vault_arn.as_ref(),
+        ),
+        (
+            RecordField::RecoveryPointArn,
+            raw.recovery_point_arn.as_ref(),
+        ),
+        (RecordField::ResourceArn, raw.resource_arn.as_ref()),
     ];
     for (field, arn) in arns {
         if let Some(name) = optional_str(field, arn, "an ARN string")?.and_then(arn_region) {
@@ -771,7 +741,9 @@ fn region<'r>(
     }
     default_region
         .map(Region::as_str)
-        .ok_or(RecordError::Missing { field: "Region" })
+        .ok_or(RecordError::Missing {
+            field: RecordField::Region,
+        })
 }
 
 /// The region field of an ARN (`arn:partition:service:region:account:resource`), if not empty.
@@ -785,7 +757,7 @@ fn arn_region(arn: &str) -> Option<&str> {
 
 /// A required string member.
 fn required_str<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
     expected: &'static str,
 ) -> Result<&'v str, RecordError> {
@@ -794,7 +766,7 @@ fn required_str<'v>(
 
 /// An optional string member: `None` when absent or `null`.
 fn optional_str<'v>(
-    field: &'static str,
+    field: RecordField,
     value: Option<&'v Scalar<'_>>,
     expected: &'static str,
 ) -> Result<Option<&'v str>, RecordError> {
@@ -840,12 +812,7 @@ pub(super) fn malformed_detail(detail: String) -> RecordError {
 
 /// The list member of `op`'s list-jobs output.
 pub(super) fn jobs_member(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "BackupJobs",
-        Operation::Copy => "CopyJobs",
-        Operation::Restore => "RestoreJobs",
-        Operation::Scan => "ScanJobs",
-    }
+    op.wire().jobs
 }
 
 /// JSON whitespace (RFC 8259): space, tab, line feed, carriage return.
@@ -1158,6 +1125,13 @@ impl<'de> Visitor<'de> for KeySeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_results_lists_every_status() {
+        let names: Vec<&str> = ScanResultStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let (last, rest) = names.split_last().map_or(("", &[][..]), |(l, r)| (*l, r));
+        assert_eq!(SCAN_RESULTS, format!("{} or {last}", rest.join(", ")));
+    }
 
     #[test]
     fn decimals_truncate_towards_zero() {

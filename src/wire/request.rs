@@ -25,7 +25,9 @@ use crate::wire::response::{write_page, WireResponse};
 /// let service = Service::new();
 /// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
 /// let now = UnixMillis::new(1_795_737_599_000);
-/// let request = Request::new("GET", "/audit/scan-job-summaries", "State=ANY", &caller, "req-1", now);
+/// let request = Request::get("/audit/scan-job-summaries", &caller, now)
+///     .with_query("State=ANY")
+///     .with_request_id("req-1");
 /// let response = service.handle(&request);
 /// assert_eq!(response.status, 200);
 /// assert_eq!(response.body, br#"{"ScanJobSummaries":[],"AggregationPeriod":"ONE_DAY"}"#);
@@ -44,22 +46,31 @@ pub struct Service {
     cache: SummaryCache,
 }
 
-/// One HTTP request, as the wire layer needs it.
+/// One HTTP request, as the wire layer needs it: built with [`Request::get`] and the
+/// `with_*` methods, each naming what it sets.
+///
+/// ```
+/// use backup_summaries::wire::Request;
+/// use backup_summaries::{Caller, UnixMillis};
+/// let caller = Caller::new("123456789012".parse()?, "us-east-1".parse()?);
+/// let now = UnixMillis::new(1_795_737_599_000);
+/// let request = Request::get("/audit/backup-job-summaries", &caller, now)
+///     .with_query("State=ANY&MaxResults=10")
+///     .with_request_id("req-1");
+/// assert_eq!((request.method(), request.query()), ("GET", "State=ANY&MaxResults=10"));
+/// let post = request.with_method("POST"); // answered 405 by Service::handle
+/// assert_eq!(post.method(), "POST");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Request<'a> {
-    /// The HTTP method, e.g. `GET` (case-sensitive).
-    pub method: &'a str,
-    /// The path, without the query string, e.g. `/audit/backup-job-summaries`.
-    pub path: &'a str,
-    /// The raw query string without the `?`, e.g. `State=ANY&MaxResults=10`.
-    pub query: &'a str,
-    /// Who is asking (SPEC §4).
-    pub caller: &'a Caller,
-    /// The request id echoed in `x-amzn-RequestId`.
-    pub request_id: &'a str,
-    /// The current time (SPEC §5; the wire layer reads no clock).
-    pub now: UnixMillis,
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    caller: &'a Caller,
+    request_id: &'a str,
+    now: UnixMillis,
 }
 
 impl Service {
@@ -117,7 +128,7 @@ impl Service {
     ///   `404 UnknownOperationException`, whatever the method.
     /// - A known path with a method other than `GET` is `405 MethodNotAllowedException`.
     /// - The query string is percent-decoded (`+` is a space) and parsed with
-    ///   [`Query::from_pairs`]; any [`QueryError`](crate::QueryError), bad NextToken included,
+    ///   [`Query::from_pairs_with_paging`]; any [`QueryError`](crate::QueryError), bad NextToken included,
     ///   is `400 InvalidParameterValueException` with the error's text as the message.
     /// - Otherwise `200` with the page's body ([`write_page`]).
     ///
@@ -139,10 +150,12 @@ impl Service {
             return Err(ApiError::method_not_allowed(request.method, request.path));
         }
         let raw = request.query.strip_prefix('?').unwrap_or(request.query);
-        let query = Query::from_pairs(op, form_urlencoded::parse(raw.as_bytes()))?;
+        let (query, paging) =
+            Query::from_pairs_with_paging(op, form_urlencoded::parse(raw.as_bytes()))?;
         let answer = self.cache.answer(
             self.table(op),
             &query,
+            &paging,
             request.caller,
             request.now,
             self.token_lifetime,
@@ -160,24 +173,79 @@ impl Default for Service {
 }
 
 impl<'a> Request<'a> {
-    /// A request; `query` is the raw query string without the `?`.
+    /// A `GET` of `path` (without the query string, e.g. `/audit/backup-job-summaries`) by
+    /// `caller` at `now` (SPEC §5; the wire layer reads no clock), with an empty query string
+    /// and an empty request id until [`with_query`](Self::with_query) and
+    /// [`with_request_id`](Self::with_request_id) set them.
     #[must_use]
-    pub fn new(
-        method: &'a str,
-        path: &'a str,
-        query: &'a str,
-        caller: &'a Caller,
-        request_id: &'a str,
-        now: UnixMillis,
-    ) -> Self {
+    pub fn get(path: &'a str, caller: &'a Caller, now: UnixMillis) -> Self {
         Self {
-            method,
+            method: "GET",
             path,
-            query,
+            query: "",
             caller,
-            request_id,
+            request_id: "",
             now,
         }
+    }
+
+    /// This request with another HTTP method (case-sensitive; anything but `GET` is answered
+    /// `405`).
+    #[must_use]
+    pub fn with_method(mut self, method: &'a str) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// This request with the raw query string `query`, e.g. `State=ANY&MaxResults=10` (one
+    /// leading `?` is ignored).
+    #[must_use]
+    pub fn with_query(mut self, query: &'a str) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// This request with the id echoed in `x-amzn-RequestId`.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: &'a str) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// The HTTP method, e.g. `GET`.
+    #[must_use]
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The path, without the query string.
+    #[must_use]
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The raw query string.
+    #[must_use]
+    pub fn query(&self) -> &'a str {
+        self.query
+    }
+
+    /// Who is asking (SPEC §4).
+    #[must_use]
+    pub fn caller(&self) -> &'a Caller {
+        self.caller
+    }
+
+    /// The request id echoed in `x-amzn-RequestId`.
+    #[must_use]
+    pub fn request_id(&self) -> &'a str {
+        self.request_id
+    }
+
+    /// The current time.
+    #[must_use]
+    pub fn now(&self) -> UnixMillis {
+        self.now
     }
 }
 
@@ -195,12 +263,7 @@ pub fn operation_for_path(path: &str) -> Option<Operation> {
 /// The path `op` is served at (SPEC §1), e.g. `/audit/backup-job-summaries`.
 #[must_use]
 pub fn path_for_operation(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "/audit/backup-job-summaries",
-        Operation::Copy => "/audit/copy-job-summaries",
-        Operation::Restore => "/audit/restore-job-summaries",
-        Operation::Scan => "/audit/scan-job-summaries",
-    }
+    op.wire().path
 }
 
 #[cfg(test)]

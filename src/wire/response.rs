@@ -14,7 +14,6 @@ use crate::period::AggregationPeriod;
 use crate::rows::{Summary, SummaryRow};
 use crate::schema::Operation;
 use crate::time::UnixMillis;
-use crate::wire::error::ApiError;
 
 /// `Content-Type`.
 const CONTENT_TYPE: &str = "Content-Type";
@@ -58,24 +57,25 @@ impl WireResponse {
         }
     }
 
-    /// The response for `error` (see [`ApiError::to_response`]).
-    pub(crate) fn error(error: &ApiError, request_id: &str) -> Self {
+    /// The response for an error with exception `name`, HTTP `status` and `message` (see
+    /// `ApiError::to_response`, which calls it: this module knows no error type).
+    pub(crate) fn error(name: &str, status: u16, message: &str, request_id: &str) -> Self {
         let mut headers = vec![
             (CONTENT_TYPE, JSON.to_owned()),
             (REQUEST_ID, request_id.to_owned()),
-            (ERROR_TYPE, error.name().to_owned()),
+            (ERROR_TYPE, name.to_owned()),
         ];
-        if error.status() == 405 {
+        if status == 405 {
             headers.push((ALLOW, "GET".to_owned()));
         }
-        let mut body = Vec::with_capacity(32 + error.message().len());
+        let mut body = Vec::with_capacity(32 + message.len());
         body.extend_from_slice(b"{\"Code\":");
-        write_str(&mut body, error.name());
+        write_str(&mut body, name);
         body.extend_from_slice(b",\"Message\":");
-        write_str(&mut body, error.message());
+        write_str(&mut body, message);
         body.push(b'}');
         Self {
-            status: error.status(),
+            status,
             headers,
             body,
         }
@@ -95,11 +95,14 @@ impl WireResponse {
 ///
 /// # Examples
 /// ```
-/// use backup_summaries::{wire, Caller, JobTable, Operation, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME};
+/// use backup_summaries::{
+///     wire, Caller, JobTable, Operation, Paging, Query, UnixMillis, DEFAULT_TOKEN_LIFETIME,
+/// };
 /// let table = JobTable::new(Operation::Restore);
 /// let caller = Caller::new("123456789012".parse()?, "eu-west-1".parse()?);
 /// let query = Query::from_pairs(Operation::Restore, [("AggregationPeriod", "SEVEN_DAYS")])?;
-/// let answer = table.answer(&query, &caller, UnixMillis::new(0), DEFAULT_TOKEN_LIFETIME)?;
+/// let now = UnixMillis::new(0);
+/// let answer = table.answer(&query, &Paging::new(), &caller, now, DEFAULT_TOKEN_LIFETIME)?;
 /// let mut body = Vec::new();
 /// wire::write_page(&answer.page(), &mut body);
 /// assert_eq!(body, br#"{"RestoreJobSummaries":[],"AggregationPeriod":"SEVEN_DAYS"}"#);
@@ -229,12 +232,7 @@ impl Rendered {
 
 /// The output list member of `op` (SPEC §1).
 fn summaries_member(op: Operation) -> &'static str {
-    match op {
-        Operation::Backup => "BackupJobSummaries",
-        Operation::Copy => "CopyJobSummaries",
-        Operation::Restore => "RestoreJobSummaries",
-        Operation::Scan => "ScanJobSummaries",
-    }
+    op.wire().summaries
 }
 
 /// Appends `s` as a JSON string: `"` and `\` escaped, control characters as `\n`, `\u001f`,
@@ -363,7 +361,7 @@ mod tests {
 
     #[test]
     fn error_bodies_are_code_and_message() {
-        let r = ApiError::new("XException", 418, "a \"quoted\" message").to_response("id");
+        let r = WireResponse::error("XException", 418, "a \"quoted\" message", "id");
         assert_eq!(
             r.body,
             br#"{"Code":"XException","Message":"a \"quoted\" message"}"#

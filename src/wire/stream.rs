@@ -26,15 +26,13 @@
 
 use crate::batch::Batch;
 use crate::error::RecordError;
-use crate::identity::JobId;
-use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
-use crate::schema::{MalwareScanner, Operation, ScanResultStatus, State};
-use crate::time::UnixMillis;
+use crate::record::{JobRecord, Region};
+use crate::schema::Operation;
 use crate::wire::error::{IngestError, Position};
 use crate::wire::flat::scan_flat;
 use crate::wire::records::{
     check, is_json_space, jobs_member, malformed_at, malformed_detail, malformed_in_line,
-    serde_document, Attempt, ObjectJob, RecordSink, Relocation,
+    serde_document, Attempt, JobFields, JobSink, ObjectJob, RecordSink, Relocation,
 };
 
 /// Longest record (a JSON Lines line or an element of a document's list) and longest
@@ -68,34 +66,6 @@ impl JobSink for Anonymous<'_> {
         };
         self.0.job(&anonymous)
     }
-}
-
-/// One validated job, borrowed from the input: no allocation per job in the common case.
-#[derive(Clone, Debug)]
-pub(crate) struct JobFields<'a> {
-    /// SPEC §10: `BackupJobId`/`CopyJobId`/`RestoreJobId`/`ScanJobId`, 1..=256 bytes.
-    pub(crate) job_id: Option<&'a str>,
-    pub(crate) account: AccountId,
-    /// Non-empty; from the `Region` member, an ARN, or the default (SPEC §2).
-    pub(crate) region: &'a str,
-    /// One of the operation's states.
-    pub(crate) state: State,
-    /// 1..=50 characters.
-    pub(crate) resource_type: &'a str,
-    pub(crate) creation: UnixMillis,
-    /// 1..=50 characters, as written (case folding happens at intern time); empty = absent.
-    pub(crate) category: Option<&'a str>,
-    pub(crate) scanner: Option<MalwareScanner>,
-    pub(crate) result: Option<ScanResultStatus>,
-    /// Event time, epoch seconds (EventBridge events only; `None` for list-API records).
-    pub(crate) version: Option<u32>,
-}
-
-/// Where parsed jobs go.
-pub(crate) trait JobSink {
-    /// Takes one job; an `Err` (e.g. the sink refuses the state for its operation) becomes
-    /// that record's error.
-    fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError>;
 }
 
 /// Cuts a job dump, read in bounded buffers, into chunks of whole records (see the module
@@ -252,26 +222,6 @@ struct NoJobs;
 
 /// A [`JobSink`] that keeps nothing (the jobs are counted by [`ChunkDone`]).
 struct Count;
-
-impl JobFields<'_> {
-    /// An owned [`JobRecord`] with these values (the category upper-cased).
-    ///
-    /// # Errors
-    /// Never for fields [`check`] made; the record types check again.
-    pub(crate) fn to_record(&self) -> Result<JobRecord, RecordError> {
-        Ok(JobRecord::new(
-            self.account,
-            Region::parse(self.region)?,
-            self.state,
-            ResourceType::parse(self.resource_type)?,
-            self.creation,
-        )
-        .with_message_category(self.category.map(MessageCategory::parse).transpose()?)
-        .with_malware_scanner(self.scanner)
-        .with_scan_result_status(self.result)
-        .with_job_id(self.job_id.map(JobId::parse).transpose()?))
-    }
-}
 
 impl JobStream {
     /// A stream of `op`'s jobs; `default_region` is the region of records that name none.

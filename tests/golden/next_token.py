@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Computes the golden NextToken vectors from the documented layout alone (stdlib only).
 
-The layout is the "Token layout (version 1)" table in `src/cursor.rs`; this script does not
-read or call any Rust code. It prints one line per vector, `<name> <token>`, in the order of
+The layout is the "Token layout (version 1)" table in the docs of `Cursor` (`src/cursor.rs`);
+this script does not read or call any Rust code. It prints one line per vector, `<name> <token>`, in the order of
 `tests/golden/next_token.txt`, which the Rust tests pin (`src/cursor.rs` unit tests build the
 same cursors by hand; `tests/golden_token.rs` runs this script and gets the same tokens from
 the public API).
