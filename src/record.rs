@@ -302,8 +302,9 @@ impl JobRecord {
     }
 }
 
-/// One job's fields, checked (names are valid, the category is upper case), borrowed: what
-/// a table or a batch interns.
+/// One job's fields, checked (names are valid), borrowed: what a table or a batch interns,
+/// once its category is upper case. The parser's `wire::records::JobFields` holds one with the
+/// category as written.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fields<'a> {
     pub(crate) account: AccountId,

@@ -20,16 +20,24 @@ use crate::scope::Caller;
 pub(crate) const AGGREGATE_ALL: &str = "AGGREGATE_ALL";
 
 /// A group-key width: `u64` when the key space fits, `u128` otherwise.
-pub(crate) trait Key: Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug {
+pub(crate) trait Key:
+    Copy + Eq + Ord + std::hash::Hash + std::fmt::Debug + Into<u128>
+{
     /// The offset of an excluded value. Every real key is below it, and a sum of up to six
     /// offsets (some of them misses) never wraps, so any miss makes the key `>= MISS`.
     const MISS: Self;
     /// Largest key space this width handles (leaves room for the flag bit).
     const LIMIT: u128;
     fn from_u128(v: u128) -> Self;
-    fn to_u128(self) -> u128;
     fn wrapping_add(self, other: Self) -> Self;
-    fn is_miss(self) -> bool;
+    #[inline]
+    fn to_u128(self) -> u128 {
+        self.into()
+    }
+    #[inline]
+    fn is_miss(self) -> bool {
+        self >= Self::MISS
+    }
 }
 
 impl Key for u64 {
@@ -44,16 +52,8 @@ impl Key for u64 {
         Self::try_from(v).unwrap_or(Self::MISS)
     }
     #[inline]
-    fn to_u128(self) -> u128 {
-        u128::from(self)
-    }
-    #[inline]
     fn wrapping_add(self, other: Self) -> Self {
         Self::wrapping_add(self, other)
-    }
-    #[inline]
-    fn is_miss(self) -> bool {
-        self >= Self::MISS
     }
 }
 
@@ -65,16 +65,8 @@ impl Key for u128 {
         v
     }
     #[inline]
-    fn to_u128(self) -> u128 {
-        self
-    }
-    #[inline]
     fn wrapping_add(self, other: Self) -> Self {
         Self::wrapping_add(self, other)
-    }
-    #[inline]
-    fn is_miss(self) -> bool {
-        self >= Self::MISS
     }
 }
 

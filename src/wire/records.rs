@@ -68,18 +68,10 @@ const MAX_JOB_ID_BYTES: usize = 256;
 pub(crate) struct JobFields<'a> {
     /// SPEC §10: `BackupJobId`/`CopyJobId`/`RestoreJobId`/`ScanJobId`, 1..=256 bytes.
     pub(crate) job_id: Option<&'a str>,
-    pub(crate) account: AccountId,
-    /// Non-empty; from the `Region` member, an ARN, or the default (SPEC §2).
-    pub(crate) region: &'a str,
-    /// One of the operation's states.
-    pub(crate) state: State,
-    /// 1..=50 characters.
-    pub(crate) resource_type: &'a str,
-    pub(crate) creation: UnixMillis,
-    /// 1..=50 characters, as written (case folding happens at intern time); empty = absent.
-    pub(crate) category: Option<&'a str>,
-    pub(crate) scanner: Option<MalwareScanner>,
-    pub(crate) result: Option<ScanResultStatus>,
+    /// The job's dimensions and creation date. The region is non-empty, from the `Region`
+    /// member, an ARN or the default (SPEC §2); names are 1..=50 characters. Unlike what a
+    /// table interns, the category is as written: case folding happens at intern time.
+    pub(crate) job: Fields<'a>,
     /// Event time, epoch seconds (EventBridge events only; `None` for list-API records).
     pub(crate) version: Option<u32>,
 }
@@ -97,16 +89,17 @@ impl JobFields<'_> {
     /// # Errors
     /// Never for fields [`check`] made; the record types check again.
     pub(crate) fn to_record(&self) -> Result<JobRecord, RecordError> {
+        let job = &self.job;
         Ok(JobRecord::new(
-            self.account,
-            Region::parse(self.region)?,
-            self.state,
-            ResourceType::parse(self.resource_type)?,
-            self.creation,
+            job.account,
+            Region::parse(job.region)?,
+            job.state,
+            ResourceType::parse(job.resource_type)?,
+            job.creation,
         )
-        .with_message_category(self.category.map(MessageCategory::parse).transpose()?)
-        .with_malware_scanner(self.scanner)
-        .with_scan_result_status(self.result)
+        .with_message_category(job.category.map(MessageCategory::parse).transpose()?)
+        .with_malware_scanner(job.scanner)
+        .with_scan_result_status(job.result)
         .with_job_id(self.job_id.map(JobId::parse).transpose()?))
     }
 }
@@ -128,7 +121,7 @@ impl JobSink for RecordSink {
 /// from the input (a category is upper-cased first only when it has lower-case letters).
 impl JobSink for Batch {
     fn job(&mut self, f: &JobFields<'_>) -> Result<(), RecordError> {
-        let category = f.category.map(|c| {
+        let category = f.job.category.map(|c| {
             if c.bytes().any(|b| b.is_ascii_lowercase()) {
                 Cow::Owned(c.to_ascii_uppercase())
             } else {
@@ -136,14 +129,8 @@ impl JobSink for Batch {
             }
         });
         let fields = Fields {
-            account: f.account,
-            region: f.region,
-            state: f.state,
-            resource_type: f.resource_type,
-            creation: f.creation,
             category: category.as_deref(),
-            scanner: f.scanner,
-            result: f.result,
+            ..f.job
         };
         self.stage(
             &fields,
@@ -296,8 +283,8 @@ struct ScalarVisitor<'a>(PhantomData<&'a ()>);
 
 struct ScanResultVisitor<'a>(PhantomData<&'a ()>);
 
-/// Parses an object key, telling whether it is `.0`.
-struct NameSeed(&'static str);
+/// Parses an object key into what `.0` makes of it (no allocation for the key).
+struct KeySeed<F>(F);
 
 /// A short text built on the stack (the decimal form of a CreationDate).
 struct StackText {
@@ -325,9 +312,6 @@ struct DocumentSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
 
 /// Parses a list of records.
 struct ListSeed<'s, 'r, 'o>(&'s mut Sink<'r, 'o>);
-
-/// Parses an object key of a document for `.0`.
-struct KeySeed(Operation);
 
 /// A top-level member of a document.
 enum Key {
@@ -467,18 +451,20 @@ pub(super) fn check<'r>(
     let job_id = job_id(op.wire().job_id, id)?;
     let mut fields = JobFields {
         job_id,
-        account,
-        region,
-        state,
-        resource_type,
-        creation,
-        category: None,
-        scanner: None,
-        result: None,
+        job: Fields {
+            account,
+            region,
+            state,
+            resource_type,
+            creation,
+            category: None,
+            scanner: None,
+            result: None,
+        },
         version: None,
     };
     if op.has_field(Field::MessageCategory) {
-        fields.category = match optional_str(
+        fields.job.category = match optional_str(
             RecordField::MessageCategory,
             raw.message_category.as_ref(),
             "1 to 50 characters",
@@ -488,7 +474,7 @@ pub(super) fn check<'r>(
         };
     }
     if op.has_field(Field::MalwareScanner) {
-        fields.scanner = optional_str(
+        fields.job.scanner = optional_str(
             RecordField::MalwareScanner,
             raw.malware_scanner.as_ref(),
             "GUARDDUTY",
@@ -514,7 +500,7 @@ pub(super) fn check<'r>(
                 ));
             }
         };
-        fields.result = optional_str(FIELD, status, SCAN_RESULTS)?
+        fields.job.result = optional_str(FIELD, status, SCAN_RESULTS)?
             .map(|s| {
                 ScanResultStatus::parse(s)
                     .ok_or_else(|| RecordError::invalid(FIELD, s, SCAN_RESULTS))
@@ -594,14 +580,16 @@ fn check_event<'r>(op: Operation, raw: &'r RawJob<'_>) -> Result<JobFields<'r>, 
     };
     Ok(JobFields {
         job_id,
-        account,
-        region,
-        state,
-        resource_type,
-        creation,
-        category,
-        scanner: None,
-        result: None,
+        job: Fields {
+            account,
+            region,
+            state,
+            resource_type,
+            creation,
+            category,
+            scanner: None,
+            result: None,
+        },
         version: Some(version),
     })
 }
@@ -981,7 +969,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ScanResultVisitor<'a> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         const STATUS: &str = "ScanResultStatus";
         let mut status: Option<Scalar<'a>> = None;
-        while let Some(is_status) = map.next_key_seed(NameSeed(STATUS))? {
+        while let Some(is_status) = map.next_key_seed(KeySeed(|k: &str| k == STATUS))? {
             if !is_status {
                 map.next_value::<IgnoredAny>()?;
             } else if status.is_some() {
@@ -994,23 +982,23 @@ impl<'de: 'a, 'a> Visitor<'de> for ScanResultVisitor<'a> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for NameSeed {
-    type Value = bool;
+impl<'de, T, F: FnOnce(&str) -> T> DeserializeSeed<'de> for KeySeed<F> {
+    type Value = T;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for NameSeed {
-    type Value = bool;
+impl<'de, T, F: FnOnce(&str) -> T> Visitor<'de> for KeySeed<F> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a member name")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok((self.0)(v))
     }
 }
 
@@ -1032,7 +1020,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let sink = self.0;
         let list = jobs_member(sink.op);
-        while let Some(key) = map.next_key_seed(KeySeed(sink.op))? {
+        while let Some(key) = map.next_key_seed(KeySeed(|k: &str| document_key(sink.op, k)))? {
             match key {
                 Key::List => {}
                 Key::Foreign(other) => {
@@ -1092,33 +1080,16 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(
-            match Operation::ALL
-                .iter()
-                .copied()
-                .find(|&op| jobs_member(op) == v)
-            {
-                Some(op) if op == self.0 => Key::List,
-                Some(op) => Key::Foreign(jobs_member(op)),
-                None => Key::Other,
-            },
-        )
+/// What a document's top-level member `key` is to `op`.
+fn document_key(op: Operation, key: &str) -> Key {
+    match Operation::ALL
+        .iter()
+        .copied()
+        .find(|&other| jobs_member(other) == key)
+    {
+        Some(other) if other == op => Key::List,
+        Some(other) => Key::Foreign(jobs_member(other)),
+        None => Key::Other,
     }
 }
 

@@ -317,19 +317,25 @@ impl JobStream {
                 columns: close_column.saturating_sub(env_column),
             };
             let bare = frame.list.is_none();
-            let region = self.default_region.as_ref();
-            if let Attempt::Parsed(Err(e)) = serde_document(
-                self.op,
-                &frame.envelope,
-                region,
-                bare,
-                &mut NoJobs,
-                relocation,
-            ) {
-                return Err(e);
-            }
+            self.check_envelope(&frame.envelope, bare, relocation)?;
         }
         Ok(self.jobs)
+    }
+
+    /// Parses a document's envelope (its records left out) with serde, for the error a
+    /// malformed one gives.
+    fn check_envelope(
+        &self,
+        text: &[u8],
+        bare: bool,
+        relocation: Relocation,
+    ) -> Result<(), IngestError> {
+        let region = self.default_region.as_ref();
+        match serde_document(self.op, text, region, bare, &mut NoJobs, relocation) {
+            Attempt::Parsed(result) => result,
+            // An envelope without the list member: the caller's cut already decided that.
+            Attempt::NotADocument => Ok(()),
+        }
     }
 
     /// Skips a byte order mark and decides the layout. `Some` when this call is done (a cut
@@ -360,18 +366,7 @@ impl JobStream {
                 Head::Ended(end, foreign) => {
                     if foreign {
                         let head = buf.get(..end).unwrap_or_default();
-                        let region = self.default_region.as_ref();
-                        let attempt = serde_document(
-                            self.op,
-                            head,
-                            region,
-                            false,
-                            &mut NoJobs,
-                            Relocation::default(),
-                        );
-                        if let Attempt::Parsed(Err(e)) = attempt {
-                            return Err(e);
-                        }
+                        self.check_envelope(head, false, Relocation::default())?;
                     }
                     let object = buf.get(first..end).unwrap_or_default();
                     let rest = buf.get(end..).unwrap_or_default();
@@ -401,18 +396,7 @@ impl JobStream {
             // The head with the list closed at once: an error there comes before any record.
             let mut text = head.to_vec();
             text.extend_from_slice(b"]}");
-            let region = self.default_region.as_ref();
-            let attempt = serde_document(
-                self.op,
-                &text,
-                region,
-                false,
-                &mut NoJobs,
-                Relocation::default(),
-            );
-            if let Attempt::Parsed(Err(e)) = attempt {
-                return Err(e);
-            }
+            self.check_envelope(&text, false, Relocation::default())?;
         }
         let lines = count_lines(head);
         let line_start = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
