@@ -441,8 +441,11 @@ pub(crate) fn scan_code_of(
 
 /// The scanner and result of a packed [`scan_code`].
 pub(crate) fn scan_parts(code: u32) -> (Option<MalwareScanner>, Option<ScanResultStatus>) {
-    let mask = u32::from(SCAN_PART_CODES - 1);
-    let part = |c: u32| u8::try_from(c & mask).unwrap_or(0);
+    // The low byte, masked to one part's bits: no value is out of range.
+    let part = |c: u32| {
+        let [low, ..] = c.to_le_bytes();
+        low & (SCAN_PART_CODES - 1)
+    };
     (
         MalwareScanner::from_code(part(code)),
         ScanResultStatus::from_code(part(code >> SCAN_PART_BITS)),

@@ -107,6 +107,14 @@ pub(crate) fn parse_into<S: JobSink + ?Sized>(
             stream.merge(done)?;
         }
         let consumed = cut.consumed();
+        // A cut consumes at most its input (JobStream's contract); debug builds assert it. In
+        // release a larger count (a bug) ends the input here, and `finish` then reports a
+        // document that ended early, or the jobs seen so far.
+        debug_assert!(
+            consumed <= rest.len(),
+            "a cut consumed {consumed} of {} bytes",
+            rest.len()
+        );
         rest = rest.get(consumed..).unwrap_or_default();
         if consumed == 0 || rest.is_empty() {
             break;
