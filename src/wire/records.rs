@@ -324,6 +324,11 @@ enum Key {
 }
 
 impl<'a> RawJob<'a> {
+    /// Empties every member, for the next record.
+    pub(super) fn clear(&mut self) {
+        *self = Self::default();
+    }
+
     /// The slot of a member the fast scanner fills, by name; `None` for members it ignores.
     pub(super) fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Scalar<'a>>> {
         Some(match name {
