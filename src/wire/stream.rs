@@ -39,6 +39,12 @@ use crate::wire::records::{
 /// document envelope accepted, in bytes: 64 MiB.
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
 
+/// Bytes of JSON Lines per distinct cell an anonymous batch is sized for up front: a list-API
+/// record is about 240 bytes, and a chunk of them (a few MiB) about half as many distinct
+/// cells as records in the synthetic dumps (day, account, state, type, category). A guess
+/// only: the batch grows as needed, and a smaller one costs nothing but its first growth.
+const BYTES_PER_ANONYMOUS_CELL: usize = 512;
+
 /// The UTF-8 byte order mark some tools write first.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -812,7 +818,11 @@ impl JobChunk<'_> {
     pub fn stage_into(&self, batch: &mut Batch, ids: JobIds) -> ChunkDone {
         match ids {
             JobIds::Tracked => self.parse_into(batch),
-            JobIds::Ignored => self.parse_into(&mut Anonymous(batch)),
+            JobIds::Ignored => {
+                // Sized once rather than grown by doubling, each step rehashing every cell.
+                batch.reserve_anonymous(self.bytes.len() / BYTES_PER_ANONYMOUS_CELL);
+                self.parse_into(&mut Anonymous(batch))
+            }
         }
     }
 
