@@ -222,6 +222,11 @@ impl Batch {
         Ok(())
     }
 
+    /// Room for `cells` more distinct anonymous cells without growing (a hint).
+    pub(crate) fn reserve_anonymous(&mut self, cells: usize) {
+        self.anonymous.reserve(cells);
+    }
+
     /// Stages one job from borrowed, checked fields: anonymous when `key` is `None`.
     pub(crate) fn stage(
         &mut self,

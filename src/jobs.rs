@@ -711,8 +711,7 @@ impl JobTable {
         for (packed, n) in anonymous {
             let ids = remap(packed.ids, &maps);
             let word = self.word(&ids);
-            let cell = self.cell(packed.day, word);
-            self.add_to(cell, n);
+            self.add_to_word(packed.day, word, n);
             applied.inserted += n;
         }
         // In groups: touch every key's home slot first, so the cache misses of a group
@@ -888,13 +887,13 @@ impl JobTable {
     fn place(&mut self, packed: Packed, key: Option<JobKey>, version: Option<Version>) -> Upserted {
         let word = self.word(&packed.ids);
         let Some(key) = key else {
-            let cell = self.cell(packed.day, word);
-            self.add_to(cell, 1);
+            self.add_to_word(packed.day, word, 1);
             self.generation += 1;
             return Upserted::Inserted;
         };
-        // The cell first (cheap, and usually present), so the index is probed once.
-        let cell = self.cell(packed.day, word);
+        // The cell first (cheap, and usually present), so the index is probed once; the job
+        // is counted in it at once (taken back if the change is stale, which is rare).
+        let cell = self.add_to_word(packed.day, word, 1);
         let mut stale = false;
         let old = self.ids.update(key, |old| match old {
             Some(o) if version.is_some_and(|v| v < o.version) => {
@@ -911,12 +910,12 @@ impl JobTable {
             }),
         });
         if stale {
+            self.take_from(cell);
             return Upserted::Stale;
         }
         if let Some(old) = old {
             self.take_from(old.cell);
         }
-        self.add_to(cell, 1);
         self.generation += 1;
         if old.is_some() {
             Upserted::Replaced
@@ -958,6 +957,24 @@ impl JobTable {
             });
         }
         id
+    }
+
+    /// Adds `n` jobs to the cell `(day, word)`, made if new; returns its global id. An
+    /// existing cell's count is found in its day directly, not through its global id (one
+    /// lookup, not three).
+    fn add_to_word(&mut self, day: i64, word: u128, n: u64) -> u32 {
+        if let Some(d) = self.days.get_mut(&day) {
+            if let Some(pos) = d.find(word, &self.hasher) {
+                if let (Some(&id), Some(count)) = (d.cell_ids.get(pos), d.counts.get_mut(pos)) {
+                    *count += n;
+                    self.jobs += n;
+                    return id;
+                }
+            }
+        }
+        let cell = self.cell(day, word);
+        self.add_to(cell, n);
+        cell
     }
 
     fn add_to(&mut self, cell: u32, n: u64) {

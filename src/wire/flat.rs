@@ -17,20 +17,23 @@ use crate::wire::records::{RawJob, Scalar};
 /// the digits exactly, so truncating the text equals truncating serde's shortest `f64` form.
 const MAX_DECIMAL_DIGITS: usize = 15;
 
-/// Scans one flat object at the start of `text` (after optional JSON whitespace). Returns the
-/// record and the offset just past its closing `}`, or `None` to fall back to serde. With
-/// `lines` false, a line feed is not whitespace (a JSON Lines record ends at one).
-pub(super) fn scan_flat(text: &str, lines: bool) -> Option<(RawJob<'_>, usize)> {
+/// Scans one flat object at the start of `text` (after optional JSON whitespace) into `raw`,
+/// which it resets first (the caller reuses one `RawJob` for many records: a `RawJob` is
+/// large, and returning it by value cost a copy or more per record). Returns the offset just
+/// past the object's closing `}`, or `None` to fall back to serde (`raw` is then partly
+/// filled). With `lines` false, a line feed is not whitespace (a JSON Lines record ends at
+/// one).
+pub(super) fn scan_flat<'t>(text: &'t str, lines: bool, raw: &mut RawJob<'t>) -> Option<usize> {
     let bytes = text.as_bytes();
     let skip_space = |at: usize| skip_space(bytes, at, lines);
-    let mut raw = RawJob::default();
+    raw.clear();
     let mut at = skip_space(0);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
     at = skip_space(at + 1);
     if bytes.get(at) == Some(&b'}') {
-        return Some((raw, at + 1));
+        return Some(at + 1);
     }
     loop {
         if bytes.get(at) != Some(&b'"') {
@@ -56,7 +59,7 @@ pub(super) fn scan_flat(text: &str, lines: bool) -> Option<(RawJob<'_>, usize)> 
         }
         match bytes.get(at) {
             Some(b',') => at = skip_space(at + 1),
-            Some(b'}') => return Some((raw, at + 1)),
+            Some(b'}') => return Some(at + 1),
             _ => return None,
         }
     }
@@ -185,14 +188,16 @@ mod tests {
     #[test]
     fn flat_records_scan_and_unusual_ones_fall_back() -> Result<(), &'static str> {
         let line = r#" {"AccountId":"123456789012","N":-0,"X":1.5,"CreationDate":1794182340.973,"Q":true} "#;
-        let (raw, end) = scan_flat(line, true).ok_or("fell back")?;
+        let mut raw = RawJob::default();
+        let end = scan_flat(line, true, &mut raw).ok_or("fell back")?;
         assert_eq!(end, line.len() - 1);
         assert!(matches!(
             raw.creation_date,
             Some(Scalar::Decimal("1794182340.973"))
         ));
-        let (raw, _) =
-            scan_flat("{\"Region\":\"été in a café, long enough\"}", true).ok_or("fell back")?;
+        let text = "{\"Region\":\"été in a café, long enough\"}";
+        scan_flat(text, true, &mut raw).ok_or("fell back")?;
+        assert!(raw.creation_date.is_none(), "reset before the next record");
         assert!(matches!(
             raw.region,
             Some(Scalar::Str(Cow::Borrowed("été in a café, long enough")))
@@ -213,7 +218,7 @@ mod tests {
             r#"{"ScanResult":{"ScanResultStatus":"THREATS_FOUND"}}"#,
             "[1]",
         ] {
-            assert!(scan_flat(unusual, true).is_none(), "{unusual}");
+            assert!(scan_flat(unusual, true, &mut raw).is_none(), "{unusual}");
         }
         Ok(())
     }

@@ -324,6 +324,11 @@ enum Key {
 }
 
 impl<'a> RawJob<'a> {
+    /// Empties every member, for the next record.
+    pub(super) fn clear(&mut self) {
+        *self = Self::default();
+    }
+
     /// The slot of a member the fast scanner fills, by name; `None` for members it ignores.
     pub(super) fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Scalar<'a>>> {
         Some(match name {
@@ -678,21 +683,44 @@ fn millis_of_f64(secs: f64) -> Option<i64> {
 /// Milliseconds in a plain decimal number of seconds (`-12.3456` is -12345 ms): digits below
 /// the millisecond are dropped, with integer math only. `None` for anything else or overflow.
 fn millis_of_decimal(text: &str) -> Option<i64> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    // One pass over the bytes (every CreationDate of a list-API dump comes through here).
+    let (negative, digits) = match text.as_bytes().split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text.as_bytes()),
     };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !all_digits(whole) || !all_digits(frac) {
+    let mut bytes = digits.iter();
+    let mut secs: i64 = 0;
+    let mut whole_digits = 0usize;
+    let mut point = false;
+    for &b in bytes.by_ref() {
+        match b {
+            b'0'..=b'9' => {
+                secs = secs.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+                whole_digits += 1;
+            }
+            b'.' => {
+                point = true;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    if whole_digits == 0 {
         return None;
     }
-    let secs: i64 = whole.parse().ok()?;
-    let ms = frac
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(3)
-        .fold(0i64, |ms, d| ms * 10 + i64::from(d - b'0'));
+    let (mut ms, mut places) = (0i64, 0u32);
+    if point {
+        for &b in bytes {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            if places < 3 {
+                ms = ms * 10 + i64::from(b - b'0');
+                places += 1;
+            }
+        }
+    }
+    let ms = ms * 10i64.pow(3 - places);
     let total = secs.checked_mul(1000)?.checked_add(ms)?;
     Some(if negative { -total } else { total })
 }
@@ -1106,7 +1134,7 @@ mod tests {
 
     #[test]
     fn decimals_truncate_towards_zero() {
-        let cases: [(&str, Option<i64>); 12] = [
+        let cases: [(&str, Option<i64>); 19] = [
             ("0", Some(0)),
             ("12", Some(12_000)),
             ("12.3456", Some(12_345)),
@@ -1119,6 +1147,13 @@ mod tests {
             ("1.", Some(1_000)),
             (".5", None),
             ("1e3", None),
+            ("-", None),
+            ("-.5", None),
+            ("1.2.3", None),
+            ("1.5x", None),
+            ("9223372036854775807", None),
+            ("0.1", Some(100)),
+            ("007.05", Some(7_050)),
         ];
         for (text, ms) in cases {
             assert_eq!(millis_of_decimal(text), ms, "{text:?}");

@@ -32,12 +32,18 @@ use crate::wire::error::{IngestError, Position};
 use crate::wire::flat::scan_flat;
 use crate::wire::records::{
     check, is_json_space, jobs_member, malformed_at, malformed_detail, malformed_in_line,
-    serde_document, Attempt, JobFields, JobSink, ObjectJob, RecordSink, Relocation,
+    serde_document, Attempt, JobFields, JobSink, ObjectJob, RawJob, RecordSink, Relocation,
 };
 
 /// Longest record (a JSON Lines line or an element of a document's list) and longest
 /// document envelope accepted, in bytes: 64 MiB.
 pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// Bytes of JSON Lines per distinct cell an anonymous batch is sized for up front: a list-API
+/// record is about 240 bytes, and a chunk of them (a few MiB) about half as many distinct
+/// cells as records in the synthetic dumps (day, account, state, type, category). A guess
+/// only: the batch grows as needed, and a smaller one costs nothing but its first growth.
+const BYTES_PER_ANONYMOUS_CELL: usize = 512;
 
 /// The UTF-8 byte order mark some tools write first.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -812,7 +818,11 @@ impl JobChunk<'_> {
     pub fn stage_into(&self, batch: &mut Batch, ids: JobIds) -> ChunkDone {
         match ids {
             JobIds::Tracked => self.parse_into(batch),
-            JobIds::Ignored => self.parse_into(&mut Anonymous(batch)),
+            JobIds::Ignored => {
+                // Sized once rather than grown by doubling, each step rehashing every cell.
+                batch.reserve_anonymous(self.bytes.len() / BYTES_PER_ANONYMOUS_CELL);
+                self.parse_into(&mut Anonymous(batch))
+            }
         }
     }
 
@@ -843,6 +853,8 @@ impl JobChunk<'_> {
         // One UTF-8 check for the chunk; if it fails, every line goes to serde, which says
         // where.
         let text = std::str::from_utf8(bytes).ok().filter(|_| !self.serde_only);
+        // One record for the fast path, reset in place per line (see `scan_flat`).
+        let mut raw = RawJob::default();
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
@@ -850,16 +862,16 @@ impl JobChunk<'_> {
             // Fast path: a flat record, then only spaces to the line feed.
             let fast = text
                 .and_then(|t| t.get(at..))
-                .and_then(|t| scan_flat(t, false))
-                .and_then(|(raw, n)| {
+                .and_then(|t| scan_flat(t, false, &mut raw))
+                .and_then(|n| {
                     let mut end = at + n;
                     while let Some(b' ' | b'\t' | b'\r') = bytes.get(end) {
                         end += 1;
                     }
-                    matches!(bytes.get(end), None | Some(b'\n')).then_some((raw, end))
+                    matches!(bytes.get(end), None | Some(b'\n')).then_some(end)
                 });
             let (end, outcome) = match fast {
-                Some((raw, end)) => (
+                Some(end) => (
                     end,
                     Some(check(self.op, &raw, region).and_then(|f| sink.job(&f))),
                 ),
@@ -925,6 +937,8 @@ impl JobChunk<'_> {
         let text = std::str::from_utf8(self.bytes)
             .ok()
             .filter(|_| !self.serde_only);
+        // One record for the fast path, reset in place per element (see `scan_flat`).
+        let mut raw = RawJob::default();
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
@@ -933,15 +947,16 @@ impl JobChunk<'_> {
             } else {
                 let fast = text
                     .and_then(|t| t.get(span.start..span.end))
-                    .and_then(|t| scan_flat(t, true))
-                    .filter(|(_, n)| {
+                    .and_then(|t| scan_flat(t, true, &mut raw))
+                    .is_some_and(|n| {
                         record
-                            .get(*n..)
+                            .get(n..)
                             .is_some_and(|r| r.iter().all(|&b| is_json_space(b)))
                     });
-                match fast {
-                    Some((raw, _)) => check(self.op, &raw, region).and_then(|f| sink.job(&f)),
-                    None => match serde_json::from_slice::<ObjectJob<'_>>(record) {
+                if fast {
+                    check(self.op, &raw, region).and_then(|f| sink.job(&f))
+                } else {
+                    match serde_json::from_slice::<ObjectJob<'_>>(record) {
                         Ok(ObjectJob(raw)) => {
                             check(self.op, &raw, region).and_then(|f| sink.job(&f))
                         }
@@ -954,7 +969,7 @@ impl JobChunk<'_> {
                             };
                             Err(malformed_at(&e, line, column))
                         }
-                    },
+                    }
                 }
             };
             if let Err(e) = outcome {
