@@ -970,6 +970,9 @@ impl JobTable {
                     self.jobs += n;
                     return id;
                 }
+                // A position the day's index holds is in its columns; debug builds assert
+                // it. In release (a bug) the count goes the long way below, by global id.
+                debug_assert!(false, "day {day}: index position {pos} outside its columns");
             }
         }
         let cell = self.cell(day, word);
