@@ -577,15 +577,81 @@ fn crash_body(account: &str, r: u64) -> String {
 
 #[test]
 fn acknowledged_changes_survive_sigkill_and_no_request_is_half_applied() -> TestResult {
+    crash_test(&[], false)
+}
+
+/// The crash test with expiry running all the time: the server expires every 50 ms with a
+/// 2-day retention, and one more client keeps sending jobs created 5 days before `NOW` (new
+/// ids each time), so the store always has rows to expire and the kills land in and between
+/// expiry steps (each one transaction) as well as in writes and log merges. After each
+/// restart the acknowledged changes are all there, none half applied, and no expired job
+/// shows (with a 30-day retention instead, this test fails: the old jobs show).
+#[test]
+fn acknowledged_changes_survive_sigkill_during_expiry() -> TestResult {
+    crash_test(&["--retain-days", "2", "--expire-every", "0.05"], true)
+}
+
+/// The account whose jobs are past retention in the expiry crash test.
+const OLD_ACCOUNT: &str = "000000000999";
+
+/// Request `r` of the expiry crash test's old-jobs client: 200 new jobs created 5 days
+/// before `NOW`.
+fn old_body(r: u64) -> String {
+    (0..200)
+        .map(|i| {
+            record(OLD_ACCOUNT, &format!("old-{r}-{i}"), "COMPLETED", "EBS")
+                .replace(&CREATED.to_string(), &(CREATED - 5 * 86_400).to_string())
+                + "\n"
+        })
+        .collect()
+}
+
+/// Kills a `serve --data-dir` with SIGKILL at random moments, 20 times, while three clients
+/// ingest (see [`crash_body`]); after each restart checks every client's ledger against what
+/// the server shows. `extra` goes to every server; with `old_jobs`, a fourth client sends
+/// [`old_body`] requests and no job of [`OLD_ACCOUNT`] may show after a restart.
+fn crash_test(extra: &[&str], old_jobs: bool) -> TestResult {
     const CLIENTS: usize = 3;
     const KILLS: usize = 20;
     let started = Instant::now();
     let dir = tempfile::tempdir()?;
     let data = dir.path().to_str().ok_or("path")?.to_owned();
     // A small log limit: merges of the store's log happen while the server is killed too.
-    let args = ["--data-dir", &data, "--debug-store-log-limit", "300"];
+    let mut args = vec!["--data-dir", &data, "--debug-store-log-limit", "300"];
+    args.extend_from_slice(extra);
     let addr: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
     let done = Arc::new(AtomicBool::new(false));
+    let old_acked = Arc::new(Mutex::new(0_u64));
+    if old_jobs {
+        let (addr, done, old_acked) =
+            (Arc::clone(&addr), Arc::clone(&done), Arc::clone(&old_acked));
+        thread::spawn(move || {
+            let mut r = 0;
+            while !done.load(Ordering::Relaxed) {
+                let Some(at) = *addr.lock().unwrap_or_else(|e| e.into_inner()) else {
+                    thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                let body = old_body(r);
+                let head = format!(
+                    "POST /ingest/backup-jobs HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                match request(at, &head, body.as_bytes()) {
+                    Ok(reply) if reply.status == 200 => {
+                        *old_acked.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                    }
+                    Ok(reply) => panic!(
+                        "old request {r} answered {}: {}",
+                        reply.status,
+                        text(&reply.body)
+                    ),
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+                r += 1;
+            }
+        });
+    }
     let ledgers: Vec<Arc<Mutex<Ledger>>> = (0..CLIENTS)
         .map(|_| Arc::new(Mutex::new(Ledger::default())))
         .collect();
@@ -682,6 +748,15 @@ fn acknowledged_changes_survive_sigkill_and_no_request_is_half_applied() -> Test
             );
             checked_requests = checked_requests.max(acked);
         }
+        if old_jobs {
+            let shown = server.summaries(
+                "backup",
+                OLD_ACCOUNT,
+                "AggregationPeriod=SEVEN_DAYS&ResourceType=ANY&MaxResults=1000",
+            )?;
+            let rows = shown["BackupJobSummaries"].as_array().ok_or("no list")?;
+            assert!(rows.is_empty(), "kill {kill}: expired jobs show: {rows:?}");
+        }
     }
     done.store(true, Ordering::Relaxed);
     *addr.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -689,8 +764,14 @@ fn acknowledged_changes_survive_sigkill_and_no_request_is_half_applied() -> Test
         client.join().map_err(|_| "a client panicked")?;
     }
     assert!(checked_requests > 0, "no request was ever acknowledged");
+    let old_acked = *old_acked.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        !old_jobs || old_acked > 0,
+        "no old-jobs request was ever acknowledged"
+    );
     eprintln!(
-        "{KILLS} kills, up to {checked_requests} acknowledged requests per client, in {:.1}s",
+        "{KILLS} kills, up to {checked_requests} acknowledged requests per client, \
+         {old_acked} of old jobs, in {:.1}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
