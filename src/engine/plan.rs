@@ -90,7 +90,7 @@ pub(crate) struct Layout {
 }
 
 /// Lookup tables from interned ids to key offsets, one per packed field of the table
-/// (indexed as [`crate::jobs::REGION`] ...), plus the label of each key component.
+/// (indexed as [`crate::intern::REGION`] ...), plus the label of each key component.
 #[derive(Debug)]
 pub(crate) struct Plan<K> {
     pub(crate) layout: Layout,

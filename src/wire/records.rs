@@ -6,7 +6,7 @@
 //! records) or `{` and its first JSON value is an object with the operation's list member
 //! (`BackupJobs`, `CopyJobs`, `RestoreJobs`, `ScanJobs`); otherwise it is JSON Lines, one
 //! record per non-blank line. The layout, the cutting into records and the parallel-ready
-//! chunks are [`JobStream`]'s; this module holds what reads one record: the serde shapes
+//! chunks are [`JobStream`](crate::wire::JobStream)'s; this module holds what reads one record: the serde shapes
 //! ([`RawJob`], [`Scalar`]) that the fast scanner (`flat.rs`) fills too, and [`check`], which
 //! turns a raw record into validated [`JobFields`]. Unknown members are ignored, and the first
 //! bad record stops the parse with an [`IngestError`] naming its position and field. Nothing
@@ -104,7 +104,7 @@ impl JobFields<'_> {
     }
 }
 
-/// A [`JobSink`] that builds owned [`JobRecord`]s (for [`parse_jobs`] and the CLI).
+/// A [`JobSink`] that builds owned [`JobRecord`]s (for [`parse_jobs`](crate::wire::parse_jobs) and the CLI).
 #[derive(Debug, Default)]
 pub(crate) struct RecordSink {
     pub(crate) records: Vec<JobRecord>,
@@ -141,7 +141,7 @@ impl JobSink for Batch {
 }
 
 /// The outcome of parsing bytes as a whole document with serde (a document's head or
-/// envelope, see [`JobStream`]).
+/// envelope, see [`JobStream`](crate::wire::JobStream)).
 pub(super) enum Attempt {
     /// The bytes are a document; its parse succeeded or failed.
     Parsed(Result<(), IngestError>),
@@ -359,7 +359,7 @@ impl<'a> RawJob<'a> {
 
 /// Parses `input` with serde as one whole document: a bare list (`bare`) or an object with
 /// the list member, giving each record to `out`. `NotADocument` when the object lacks the
-/// member. Parser errors after the list's start move by `relocation` (see [`JobStream`]:
+/// member. Parser errors after the list's start move by `relocation` (see [`JobStream`](crate::wire::JobStream):
 /// it parses a document's envelope with the list's content cut out).
 pub(super) fn serde_document(
     op: Operation,

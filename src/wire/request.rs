@@ -75,7 +75,7 @@ pub struct Request<'a> {
 
 impl Service {
     /// A service with four empty job tables and the default token lifetime
-    /// ([`DEFAULT_TOKEN_LIFETIME`](crate::DEFAULT_TOKEN_LIFETIME), 24 h).
+    /// ([`DEFAULT_TOKEN_LIFETIME`], 24 h).
     #[must_use]
     pub fn new() -> Self {
         Self {
