@@ -222,7 +222,8 @@ impl Batch {
         Ok(())
     }
 
-    /// Room for `cells` more distinct anonymous cells without growing (a hint).
+    /// Room for `cells` more distinct anonymous cells without growing (a hint; the parser's).
+    #[cfg(feature = "wire")]
     pub(crate) fn reserve_anonymous(&mut self, cells: usize) {
         self.anonymous.reserve(cells);
     }
