@@ -103,7 +103,8 @@ impl Writer {
     /// still means committed, and a request is still applied wholly or not at all.
     ///
     /// # Errors
-    /// `503` when the store fails (nothing of the group is applied).
+    /// `500 ServiceUnavailableException` when the store fails (nothing of the group is
+    /// applied).
     pub(super) fn commit(
         &self,
         service: &RwLock<Service>,
@@ -119,16 +120,29 @@ impl Writer {
             return answer; // committed by an earlier group's leader
         }
         let group = std::mem::take(&mut *lock(&self.waiting));
-        let requests: Vec<Staged> = group
-            .iter()
-            .filter_map(|w| lock(&w.staged).take())
-            .collect();
+        // Every queued request is taken by exactly one leader, so each still has its batch;
+        // debug builds assert it. In release one without (a bug) gets an error, and every
+        // other request still gets its own answer.
+        let mut requests = Vec::with_capacity(group.len());
+        let mut staged_at = Vec::with_capacity(group.len());
+        for waiting in &group {
+            let taken = lock(&waiting.staged).take();
+            staged_at.push(taken.is_some());
+            requests.extend(taken);
+        }
+        debug_assert!(
+            staged_at.iter().all(|&s| s),
+            "a queued request lost its batch"
+        );
+        let no_answer = || Err(ApiError::service_unavailable("internal error: no answer"));
         let mut answers = commit_group(store.as_mut(), service, requests).into_iter();
         let mut own = None;
-        for waiting in &group {
-            let answer = answers
-                .next()
-                .unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")));
+        for (waiting, staged) in group.iter().zip(staged_at) {
+            let answer = if staged {
+                answers.next().unwrap_or_else(no_answer)
+            } else {
+                no_answer()
+            };
             if Arc::ptr_eq(waiting, &mine) {
                 own = Some(answer);
             } else {
@@ -138,7 +152,7 @@ impl Writer {
         // Only now may the next request take the mutex: it must find its answer if it was
         // in this group.
         drop(store);
-        own.unwrap_or_else(|| Err(ApiError::service_unavailable("internal error: no answer")))
+        own.unwrap_or_else(no_answer)
     }
 
     /// Drops the jobs created before `today − retention` (SPEC §10) from the store and the
@@ -150,8 +164,12 @@ impl Writer {
             .div_euclid(DAY_MS)
             .saturating_sub(i64::from(retain_days))
             .saturating_mul(DAY_MS);
-        let mut failed = match lock(&self.store).as_mut() {
-            Some(store) => store.expire_log(cutoff).err(),
+        // The guard is dropped at the end of this statement: `expire_tables` takes it again.
+        let first = lock(&self.store)
+            .as_mut()
+            .map(|store| store.expire_log(cutoff));
+        let mut failed = match first {
+            Some(result) => result.err(),
             None => return self.expire_tables(service, now),
         };
         let mut after = None;
@@ -174,7 +192,11 @@ impl Writer {
         self.expire_tables(service, now);
     }
 
+    /// Expires the tables under the ingest mutex, like a write: a group's preview, store
+    /// commit and apply (all under that mutex) must not see a job expire between them, or a
+    /// change previewed as stale or as a replacement would apply as an insert.
     fn expire_tables(&self, service: &RwLock<Service>, now: UnixMillis) {
+        let _ingest = lock(&self.store);
         let mut service = write(service);
         for &op in Operation::ALL {
             let _ = service.table_mut(op).expire(now);
@@ -342,7 +364,13 @@ fn open_batched(dir: &Path, service: &mut Service, batch_len: usize) -> Result<S
         let applied = applier
             .join()
             .unwrap_or_else(|_| Err("the rebuild thread panicked".into()));
-        (summary, failure.map_or(applied, Err))
+        // The applier's own error first: when it fails, it hangs up, and the reader's next
+        // send fails too ("the rebuild stopped"), which says less.
+        let applied = match (applied, failure) {
+            (Err(e), _) | (Ok(()), Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
+        };
+        (summary, applied)
     });
     let summary = summary.map_err(Failure::error)?;
     if let Err(e) = applied {
