@@ -971,7 +971,8 @@ impl JobTable {
                     return id;
                 }
                 // A position the day's index holds is in its columns; debug builds assert
-                // it. In release (a bug) the count goes the long way below, by global id.
+                // it. In release (a bug) the code below makes the cell again, so the count
+                // goes to a second cell of the same word: still counted, never lost.
                 debug_assert!(false, "day {day}: index position {pos} outside its columns");
             }
         }

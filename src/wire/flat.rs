@@ -53,8 +53,9 @@ pub(super) fn scan_flat<'t>(text: &'t str, lines: bool, raw: &mut RawJob<'t>) ->
                 return None;
             }
             *slot = Some(value);
-        } else if key == b"ScanResult" {
-            // An object normally; serde reads it.
+        } else if key == b"ScanResult" || key == b"detail" {
+            // Objects (a scan result, an event's detail) that serde reads and checks, also
+            // when given as a scalar here: serde rejects that, so this path must not accept it.
             return None;
         }
         match bytes.get(at) {
@@ -216,6 +217,8 @@ mod tests {
             "{\"A\":\"\x01\"}",
             "{\"A\":\"a long string with a \x1f control\"}",
             r#"{"ScanResult":{"ScanResultStatus":"THREATS_FOUND"}}"#,
+            r#"{"AccountId":"123456789012","detail":1}"#,
+            r#"{"detail":"x"}"#,
             "[1]",
         ] {
             assert!(scan_flat(unusual, true, &mut raw).is_none(), "{unusual}");
