@@ -73,6 +73,21 @@ proptest! {
     }
 
     #[test]
+    fn jobs_outside_the_creation_window_change_no_answer(
+        (case, recs) in case_and_records(0..150),
+    ) {
+        // SPEC §5: a query counts only jobs created in its periods, so a one-shot query may
+        // leave the others out while loading (issue 9).
+        let window = case.query.creation_window(case.now);
+        let inside: Vec<JobRecord> = recs
+            .iter()
+            .filter(|r| window.contains(r.creation_date()))
+            .cloned()
+            .collect();
+        prop_assert_eq!(engine_rows(&case, &inside)?, engine_rows(&case, &recs)?);
+    }
+
+    #[test]
     fn push_is_split_invariant((case, recs) in case_and_records(0..100), cut in any::<Index>()) {
         let (a, b) = recs.split_at(cut.index(recs.len() + 1));
         let mut agg = Aggregator::new(&case.query, &case.caller, case.now);

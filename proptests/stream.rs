@@ -8,7 +8,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 
 use backup_summaries::wire::{parse_jobs, IngestError, JobStream};
-use backup_summaries::{JobRecord, Operation, Region};
+use backup_summaries::{
+    summarize, AccountId, Caller, JobRecord, JobTable, Operation, Organization, Query, Region,
+    UnixMillis,
+};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -142,8 +145,106 @@ fn chunked(
     Ok(records)
 }
 
+/// Drives a [`JobStream`] as the CLI does with `--ignore-job-ids`: chunk `i` of every cut is
+/// counted into scratch table `i` (those `keep` keeps), and the scratch tables are added to
+/// one table once the whole input parsed. Returns the jobs parsed and the scratch tables.
+fn counted(
+    input: &[u8],
+    region: &Region,
+    blocks: &[usize],
+    parts: usize,
+    keep: impl Fn(UnixMillis) -> bool + Copy,
+) -> Result<(usize, Vec<JobTable>), IngestError> {
+    let op = Operation::Backup;
+    let mut stream = JobStream::new(op, Some(region));
+    let mut scratch: Vec<JobTable> = Vec::new();
+    let mut buf = Vec::new();
+    let mut read = 0;
+    for block in blocks.iter().cycle() {
+        let end = (read + block.max(&1)).min(input.len());
+        buf.extend_from_slice(input.get(read..end).unwrap_or_default());
+        read = end;
+        let at_eof = read == input.len();
+        let cut = stream.cut(&buf, at_eof, parts)?;
+        let consumed = cut.consumed();
+        scratch.resize_with(scratch.len().max(cut.chunks().len()), || JobTable::new(op));
+        for (chunk, table) in cut.chunks().iter().zip(scratch.iter_mut()) {
+            stream.merge(chunk.count_into(table, keep))?;
+        }
+        buf.drain(..consumed);
+        if at_eof && (buf.is_empty() || consumed == 0) {
+            break;
+        }
+    }
+    Ok((stream.finish()?, scratch))
+}
+
+/// Every cell of `table`, by a query splitting every dimension over the 14 days to `now`.
+fn cells(table: &JobTable, now: UnixMillis) -> Result<Vec<backup_summaries::Row>, TestCaseError> {
+    let query = Query::from_pairs(
+        Operation::Backup,
+        [
+            ("State", "ANY"),
+            ("ResourceType", "ANY"),
+            ("MessageCategory", "ANY"),
+        ],
+    )
+    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let fail = |e: backup_summaries::RecordError| TestCaseError::fail(e.to_string());
+    let management = AccountId::parse("123456789012").map_err(fail)?;
+    let member = AccountId::parse("000000000042").map_err(fail)?;
+    let caller = Caller::new(management, Region::parse("ap-south-1").map_err(fail)?)
+        .with_organization(Organization::new(management).with_accounts([member]));
+    Ok(summarize(&query, &caller, now, table).to_rows())
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn counting_into_scratch_tables_equals_the_serial_parse(
+        input in input(),
+        blocks in prop::collection::vec(1..400usize, 1..6),
+        parts in 1..5usize,
+        days_back in 0..3i64,
+    ) {
+        // Records are created on 2026-11-26 or in 1970: a window of the last 14 days to a
+        // `now` on 2026-11-26, 27 or 28 keeps some and leaves others out.
+        let bytes = render(&input);
+        let region = Region::parse("ap-south-1").map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let now = UnixMillis::new(1_795_910_399_000 - days_back * 86_400_000);
+        let window = Query::from_pairs(Operation::Backup, [("State", "ANY")])
+            .map_err(|e| TestCaseError::fail(e.to_string()))?
+            .creation_window(now);
+        let serial = parse_jobs(Operation::Backup, &bytes, Some(&region));
+        let got = counted(&bytes, &region, &blocks, parts, |at| window.contains(at));
+        match (serial, got) {
+            (Ok(records), Ok((jobs, scratch))) => {
+                prop_assert_eq!(jobs, records.len());
+                let mut table = JobTable::new(Operation::Backup);
+                for t in &scratch {
+                    table.add_counts_of(t).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+                let anonymous: Vec<JobRecord> = records
+                    .iter()
+                    .filter(|r| window.contains(r.creation_date()))
+                    .map(|r| r.clone().with_job_id(None))
+                    .collect();
+                let expected = JobTable::from_records(Operation::Backup, &anonymous)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(table.len(), expected.len());
+                prop_assert_eq!(cells(&table, now)?, cells(&expected, now)?);
+            }
+            (Err(serial), Err(got)) => prop_assert_eq!(got, serial),
+            (serial, got) => prop_assert!(
+                false,
+                "serial {:?}, counted {:?}: {}",
+                serial.map(|r| r.len()),
+                got.map(|(n, _)| n),
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
+    }
 
     #[test]
     fn any_cut_equals_the_serial_parse(

@@ -550,6 +550,38 @@ impl JobTable {
         Ok(())
     }
 
+    /// Counts one anonymous job with these fields (what [`JobTable::add_count`] does with 1,
+    /// without a [`JobRecord`]): the parser's path into a table.
+    #[cfg(feature = "wire")]
+    pub(crate) fn count_fields(
+        &mut self,
+        fields: &crate::record::Fields<'_>,
+    ) -> Result<(), RecordError> {
+        let packed = self.dims.pack(self.operation, fields)?;
+        let word = self.word(&packed.ids);
+        self.count_word(packed.day, word);
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// One more job in the cell `(day, word)`, made if new: [`JobTable::add_to_word`] for a
+    /// caller that needs no cell id (one column fewer read per job).
+    #[cfg(feature = "wire")]
+    fn count_word(&mut self, day: i64, word: u128) {
+        if let Some(d) = self.days.get_mut(&day) {
+            if let Some(pos) = d.find(word, &self.hasher) {
+                if let Some(count) = d.counts.get_mut(pos) {
+                    *count += 1;
+                    self.jobs += 1;
+                    return;
+                }
+                debug_assert!(false, "day {day}: index position {pos} outside its columns");
+            }
+        }
+        let cell = self.cell(day, word);
+        self.add_to(cell, 1);
+    }
+
     /// Takes the job with id `id` out; `false` if no job has that id.
     pub fn remove(&mut self, id: &JobId) -> bool {
         self.remove_key(id.key())

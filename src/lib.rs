@@ -156,7 +156,7 @@ pub use engine::{summarize, Aggregator};
 pub use error::{CursorError, QueryError, RecordError};
 pub use identity::{JobId, JobKey, Version};
 pub use jobs::{CurrentJob, Expired, JobTable, Outcome, Upserted, DEFAULT_RETENTION_DAYS};
-pub use period::{AggregationPeriod, DayGrid};
+pub use period::{AggregationPeriod, CreationWindow, DayGrid};
 pub use query::{Dimension, MaxResults, Paging, Query, QueryBuilder};
 pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};

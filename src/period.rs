@@ -93,6 +93,47 @@ impl DayGrid {
     }
 }
 
+/// The creation dates a query counts at a given `now`: whole UTC days, from the first day of
+/// its first period to the last day of its last (SPEC §5). A job created outside it adds to no
+/// row of that query, so a one-shot query may skip such jobs while loading (see
+/// [`JobChunk::count_into`](crate::wire::JobChunk::count_into)).
+///
+/// # Examples
+/// ```
+/// use backup_summaries::{Operation, Query, UnixMillis};
+/// let query = Query::builder(Operation::Backup).build()?;
+/// let now = UnixMillis::new(1_764_201_599_000); // 2025-11-26T23:59:59Z
+/// let window = query.creation_window(now);
+/// // ONE_DAY: 14 daily periods ending with today.
+/// assert!(window.contains(now));
+/// assert!(window.contains(UnixMillis::new(1_764_201_599_000 - 13 * 86_400_000)));
+/// assert!(!window.contains(UnixMillis::new(1_764_201_599_000 - 14 * 86_400_000)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub struct CreationWindow {
+    /// First day counted (days since the epoch, UTC).
+    first_day: i64,
+    /// First day after the window.
+    end_day: i64,
+}
+
+impl CreationWindow {
+    /// The window of the periods of `buckets`.
+    pub(crate) fn of(buckets: Buckets) -> Self {
+        let first_day = buckets.day_range(0).0;
+        let end_day = buckets.day_range(buckets.count().saturating_sub(1)).1;
+        Self { first_day, end_day }
+    }
+
+    /// Whether a job created at `at` falls in a period of the query.
+    #[must_use]
+    #[inline]
+    pub fn contains(&self, at: UnixMillis) -> bool {
+        (self.first_day..self.end_day).contains(&at.day())
+    }
+}
+
 impl Buckets {
     /// The grid for `period` at `now`.
     pub(crate) fn new(period: AggregationPeriod, grid: DayGrid, now: UnixMillis) -> Self {
@@ -173,6 +214,34 @@ mod tests {
 
     const NOW: UnixMillis = UnixMillis::new(1_795_737_599_000); // 2026-11-26T23:59:59Z
     const TODAY: i64 = 1_795_651_200_000; // 2026-11-26T00:00:00Z
+
+    #[test]
+    fn the_creation_window_is_the_buckets_days() {
+        for (period, grid) in [
+            (AggregationPeriod::OneDay, DayGrid::ThroughToday),
+            (AggregationPeriod::SevenDays, DayGrid::ThroughToday),
+            (AggregationPeriod::FourteenDays, DayGrid::PriorFullDays),
+        ] {
+            let b = Buckets::new(period, grid, NOW);
+            let w = CreationWindow::of(b);
+            let last = b.count() - 1;
+            let (first_day, _) = b.day_range(0);
+            let (_, end_day) = b.day_range(last);
+            let at = |day: i64| UnixMillis::new(day * DAY_MS);
+            assert!(w.contains(at(first_day)), "{period}");
+            assert!(
+                w.contains(UnixMillis::new(end_day * DAY_MS - 1)),
+                "{period}"
+            );
+            assert!(
+                !w.contains(UnixMillis::new(first_day * DAY_MS - 1)),
+                "{period}"
+            );
+            assert!(!w.contains(at(end_day)), "{period}");
+            assert_eq!(b.of(at(first_day)), Some(0));
+            assert_eq!(b.of(UnixMillis::new(end_day * DAY_MS - 1)), Some(last));
+        }
+    }
 
     #[test]
     fn one_day_has_fourteen_buckets_ending_tomorrow() {

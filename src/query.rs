@@ -7,9 +7,10 @@
 use std::borrow::Cow;
 
 use crate::error::{cut, QueryError};
-use crate::period::{AggregationPeriod, DayGrid};
+use crate::period::{AggregationPeriod, Buckets, CreationWindow, DayGrid};
 use crate::record::{AccountId, MessageCategory, ResourceType};
 use crate::schema::{Field, MalwareScanner, Operation, Param, ScanResultStatus, State};
+use crate::time::UnixMillis;
 
 /// How one dimension (account, state, ...) shapes the output rows (SPEC §3).
 #[expect(
@@ -304,6 +305,13 @@ impl Query {
     #[must_use]
     pub fn day_grid(&self) -> DayGrid {
         self.grid
+    }
+
+    /// The creation dates this query counts at `now` (SPEC §5): jobs created outside the
+    /// window add to none of its rows.
+    #[must_use]
+    pub fn creation_window(&self, now: UnixMillis) -> CreationWindow {
+        CreationWindow::of(Buckets::new(self.period, self.grid, now))
     }
 }
 

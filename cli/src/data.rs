@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use backup_summaries::wire::{ChunkDone, IngestError, JobChunk, JobIds, JobStream, Service};
 use backup_summaries::{
-    AccountId, Batch, BatchError, Caller, JobTable, Operation, Organization, Region, UnixMillis,
+    AccountId, Batch, BatchError, Caller, CreationWindow, JobTable, Operation, Organization,
+    Region, UnixMillis,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -98,6 +99,11 @@ impl DataArgs {
     /// Loads the job files into `service` (or the demo data set when there are none and
     /// `demo` allows it) and the organization.
     ///
+    /// `only` is the one query a one-shot command will answer: with `--ignore-job-ids`, jobs
+    /// that query cannot count (another operation's, or created outside its window) are
+    /// parsed and checked but not kept. Job ids tracked, every job is kept: a later record
+    /// with the same id may move a job into the window or out of it.
+    ///
     /// `now` dates the demo data set. Each file is reported on stderr as
     /// `loaded FILE: N jobs in S.SSs`.
     pub(crate) fn load(
@@ -105,6 +111,7 @@ impl DataArgs {
         now: UnixMillis,
         mut service: Service,
         demo: bool,
+        only: Option<(Operation, CreationWindow)>,
     ) -> Result<Dataset, Failure> {
         let organization = self
             .organization
@@ -117,13 +124,27 @@ impl DataArgs {
             any_file = true;
             let started = Instant::now();
             let ids = if self.ignore_job_ids {
-                JobIds::Ignored
+                Ids::Ignored(only.map(|(query_op, window)| Keep {
+                    any: query_op == op,
+                    window,
+                }))
             } else {
-                JobIds::Tracked
+                Ids::Tracked
             };
-            let n = load_job_file(service.table_mut(op), path, &self.region, ids)?;
+            let table = service.table_mut(op);
+            let before = table.len();
+            let n = load_job_file(table, path, &self.region, ids)?;
+            let kept = match ids {
+                Ids::Ignored(Some(_)) => {
+                    format!(
+                        " ({} kept for the query)",
+                        table.len().saturating_sub(before)
+                    )
+                }
+                _ => String::new(),
+            };
             eprintln!(
-                "loaded {}: {n} jobs in {:.2}s",
+                "loaded {}: {n} jobs{kept} in {:.2}s",
                 path.display(),
                 started.elapsed().as_secs_f64()
             );
@@ -183,19 +204,47 @@ pub(crate) fn parse_account(s: &str) -> Result<AccountId, String> {
     AccountId::parse(s).map_err(|e| e.to_string())
 }
 
-/// Streams one job file into `table`: all or nothing. Returns the number of jobs added.
+/// How a file's jobs are kept.
+#[derive(Clone, Copy, Debug)]
+enum Ids {
+    /// Job ids tracked: staged in batches, applied in order (SPEC §10).
+    Tracked,
+    /// Anonymous jobs, counted by each worker into a table of its own, the tables merged at
+    /// the end; only those in the window, if there is one.
+    Ignored(Option<Keep>),
+}
+
+/// Which anonymous jobs a one-shot query needs.
+#[derive(Clone, Copy, Debug)]
+struct Keep {
+    /// Whether the file is the query's operation's (else none of its jobs is kept).
+    any: bool,
+    window: CreationWindow,
+}
+
+impl Keep {
+    fn keeps(&self, created: UnixMillis) -> bool {
+        self.any && self.window.contains(created)
+    }
+}
+
+/// Streams one job file into `table`: all or nothing. Returns the number of jobs parsed
+/// (with a window, more than the table gained).
 fn load_job_file(
     table: &mut JobTable,
     path: &Path,
     region: &Region,
-    ids: JobIds,
+    ids: Ids,
 ) -> Result<usize, Failure> {
     let saved = (!table.is_empty()).then(|| table.clone());
     let op = table.operation();
     let file = File::open(path).map_err(|e| Failure::error(format!("{}: {e}", path.display())))?;
     let len = file.metadata().map_or(0, |m| m.len());
     let bar = progress_bar(path, len);
-    let loaded = stream_jobs(table, file, len, region, ids, &bar);
+    let loaded = match ids {
+        Ids::Tracked => stream_jobs(table, file, len, region, JobIds::Tracked, &bar),
+        Ids::Ignored(keep) => count_jobs(table, file, region, keep, &bar),
+    };
     bar.finish_and_clear();
     loaded.map_err(|e| {
         *table = saved.unwrap_or_else(|| JobTable::new(op));
@@ -203,6 +252,7 @@ fn load_job_file(
             Loading::Read(e) => format!("{}: {e}", path.display()),
             Loading::Record(e) => format!("{}: {e}", path.display()),
             Loading::Table(e) => format!("{}: {}", path.display(), e.error()),
+            Loading::Panicked => format!("{}: a parsing thread panicked (a bug)", path.display()),
         };
         Failure::error(message)
     })
@@ -214,6 +264,8 @@ enum Loading {
     Record(IngestError),
     /// The table refused a block of the file (more distinct values than it holds).
     Table(BatchError),
+    /// A parsing thread panicked (a bug: parsing never panics).
+    Panicked,
 }
 
 /// Reads `file` block by block, parses each block's chunks on all cores, each into a
@@ -300,6 +352,78 @@ fn stream_jobs(
         table.apply(batch).map_err(Loading::Table)?;
     }
     stream.finish().map_err(Loading::Record)
+}
+
+/// Reads `file` block by block and counts its jobs as anonymous (those `keep` keeps, or all):
+/// chunk `i` of every block is parsed and counted on a worker thread into scratch table `i`,
+/// and the scratch tables are added to `table` once the whole file parsed (so a broken file
+/// changes nothing). No batch per chunk and no applying on this thread, which only reads.
+fn count_jobs(
+    table: &mut JobTable,
+    mut file: File,
+    region: &Region,
+    keep: Option<Keep>,
+    bar: &ProgressBar,
+) -> Result<usize, Loading> {
+    let threads = thread::available_parallelism().map_or(1, NonZero::get);
+    let op = table.operation();
+    let mut stream = JobStream::new(op, Some(region));
+    let mut scratch: Vec<JobTable> = Vec::new();
+    let mut buf = Vec::new();
+    let mut at_eof = read_block(&mut file, &mut buf).map_err(Loading::Read)?;
+    let mut next = Vec::new();
+    loop {
+        let cut = stream.cut(&buf, at_eof, threads).map_err(Loading::Record)?;
+        let consumed = cut.consumed();
+        let chunks = cut.into_chunks();
+        if scratch.len() < chunks.len() {
+            scratch.resize_with(chunks.len(), || JobTable::new(op));
+        }
+        next.clear();
+        next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
+        let (parsed, next_eof) = thread::scope(|scope| {
+            // Collected: every worker must start before this thread reads.
+            let handles: Vec<_> = chunks
+                .iter()
+                .zip(scratch.iter_mut())
+                .map(|(c, t)| scope.spawn(move || count_chunk(c, t, keep)))
+                .collect();
+            let next_eof = if at_eof {
+                Ok(true)
+            } else {
+                read_block(&mut file, &mut next)
+            };
+            // A worker that panicked (it cannot: parsing never panics) leaves its scratch
+            // table in an unknown state: the load stops with an error, nothing is added.
+            let parsed: Vec<Option<ChunkDone>> =
+                handles.into_iter().map(|h| h.join().ok()).collect();
+            (parsed, next_eof)
+        });
+        for done in parsed {
+            let done = done.ok_or(Loading::Panicked)?;
+            stream.merge(done).map_err(Loading::Record)?;
+        }
+        bar.inc(consumed as u64);
+        let finished = at_eof && (consumed == 0 || next.is_empty());
+        std::mem::swap(&mut buf, &mut next);
+        at_eof = next_eof.map_err(Loading::Read)?;
+        if finished {
+            break;
+        }
+    }
+    let jobs = stream.finish().map_err(Loading::Record)?;
+    for counted in &scratch {
+        table.add_counts_of(counted).map_err(Loading::Table)?;
+    }
+    Ok(jobs)
+}
+
+/// Parses one chunk, counting its jobs into `table`.
+fn count_chunk(chunk: &JobChunk<'_>, table: &mut JobTable, keep: Option<Keep>) -> ChunkDone {
+    match keep {
+        Some(keep) => chunk.count_into(table, |created| keep.keeps(created)),
+        None => chunk.count_into(table, |_| true),
+    }
 }
 
 /// How many jobs a file of `len` bytes holds if all of it is like its first `consumed`

@@ -76,14 +76,19 @@ impl OperationArg {
 pub(crate) fn run(args: &QueryArgs) -> Result<(), Failure> {
     let op = args.operation.operation();
     let now = args.data.now.unwrap_or_else(clock::system_now);
+    let query_string = encode(&args.params);
+    // The jobs this one query can count (a query that does not parse is refused by the
+    // service after loading, as it would be by a server: every job is loaded then).
+    let only = Query::from_pairs_with_paging(op, form_urlencoded::parse(query_string.as_bytes()))
+        .ok()
+        .map(|(query, _)| (op, query.creation_window(now)));
     let load_started = Instant::now();
-    let dataset = args.data.load(now, Service::new(), true)?;
+    let dataset = args.data.load(now, Service::new(), true, only)?;
     let load_ms = load_started.elapsed().as_secs_f64() * 1e3;
     let caller = dataset.caller(
         args.caller.unwrap_or(args.data.default_account),
         args.data.region.clone(),
     );
-    let query_string = encode(&args.params);
     let service = &dataset.service;
     let request = Request::get(path_for_operation(op), &caller, now)
         .with_query(&query_string)

@@ -184,7 +184,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         }
     };
     // Job files are applied on top of the stored jobs, as upserts; they are not stored.
-    let mut dataset = args.data.load(now, service, args.data_dir.is_none())?;
+    let mut dataset = args
+        .data
+        .load(now, service, args.data_dir.is_none(), None)?;
     let mut service = std::mem::take(&mut dataset.service);
     for &op in Operation::ALL {
         let _ = service.table_mut(op).expire(now);

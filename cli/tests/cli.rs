@@ -249,6 +249,112 @@ fn all_pages_counts_every_in_window_job() -> TestResult {
 }
 
 #[test]
+fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
+    // A one-shot query with --ignore-job-ids parses and checks every record but keeps only
+    // the jobs its window counts (issue 9): the body is the one a full load gives, and a bad
+    // record outside the window still stops the command.
+    let dir = scratch("window")?;
+    let jobs = generate("backup", "3000", "8")?;
+    let mut in_window = 0;
+    let mut outside = 0;
+    for line in jobs.lines() {
+        let job: Value = serde_json::from_str(line)?;
+        if creation_ms(&job)? >= WINDOW_START_MS {
+            in_window += 1;
+        } else {
+            outside += 1;
+        }
+    }
+    assert!(
+        in_window > 100 && outside > 100,
+        "{in_window} in, {outside} out"
+    );
+    let path = dir.join("backup.jsonl");
+    fs::write(&path, &jobs)?;
+    let copies = dir.join("copy.jsonl");
+    fs::write(&copies, generate("copy", "50", "8")?)?;
+    let (path, copies) = (path.to_str().ok_or("path")?, copies.to_str().ok_or("path")?);
+    let query = |extra: &[&str]| {
+        run(&[
+            &[
+                "query",
+                "--operation",
+                "backup",
+                "--backup-jobs",
+                path,
+                "--copy-jobs",
+                copies,
+                "--now",
+                NOW,
+                "--all-pages",
+                "--param",
+                "AccountId=ANY",
+                "--param",
+                "State=ANY",
+                "--param",
+                "ResourceType=ANY",
+                "--param",
+                "MessageCategory=ANY",
+            ][..],
+            extra,
+        ]
+        .concat())
+    };
+    let full = query(&[])?;
+    let kept = query(&["--ignore-job-ids"])?;
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    assert!(
+        kept.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kept.stderr)
+    );
+    assert_eq!(kept.stdout, full.stdout);
+    let stderr = String::from_utf8(kept.stderr)?;
+    assert!(
+        stderr.contains(&format!(
+            "loaded {path}: 3000 jobs ({in_window} kept for the query) in "
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "loaded {copies}: 50 jobs (0 kept for the query) in "
+        )),
+        "another operation's jobs are checked, not kept: {stderr}"
+    );
+    // A bad record created long before the window still stops the load.
+    let broken = dir.join("broken.jsonl");
+    fs::write(
+        &broken,
+        format!(
+            "{jobs}{{\"AccountId\": \"12\", \"State\": \"COMPLETED\", \"ResourceType\": \"EBS\", \"CreationDate\": 1000000000}}\n"
+        ),
+    )?;
+    let broken = broken.to_str().ok_or("path")?;
+    let out = run(&[
+        "query",
+        "--operation",
+        "backup",
+        "--ignore-job-ids",
+        "--now",
+        NOW,
+        "--backup-jobs",
+        broken,
+    ])?;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.contains("line 3001") && stderr.contains("AccountId"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
 fn timing_repeats_and_prints_the_body_once() -> TestResult {
     let dir = scratch("timing")?;
     let path = dir.join("scan.jsonl");

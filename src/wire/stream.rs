@@ -26,8 +26,10 @@
 
 use crate::batch::Batch;
 use crate::error::RecordError;
+use crate::jobs::JobTable;
 use crate::record::{JobRecord, Region};
 use crate::schema::Operation;
+use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
 use crate::wire::flat::scan_flat;
 use crate::wire::records::{
@@ -71,6 +73,22 @@ impl JobSink for Anonymous<'_> {
             ..fields.clone()
         };
         self.0.job(&anonymous)
+    }
+}
+
+/// Counts every job of a chunk as anonymous into a table (see [`JobChunk::count_into`]).
+struct Counting<'t, K> {
+    table: &'t mut JobTable,
+    keep: K,
+}
+
+impl<K: Fn(UnixMillis) -> bool> JobSink for Counting<'_, K> {
+    fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError> {
+        if (self.keep)(fields.job.creation) {
+            self.table.count_fields(&fields.job)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -824,6 +842,44 @@ impl JobChunk<'_> {
                 self.parse_into(&mut Anonymous(batch))
             }
         }
+    }
+
+    /// Parses the chunk's records and counts each as an anonymous job (job ids ignored, as
+    /// with [`JobIds::Ignored`]) straight into `table`, if `keep` accepts its creation date:
+    /// no [`Batch`] in between, so a worker thread can count many chunks into a table of its
+    /// own, and the tables are merged once at the end ([`JobTable::add_counts_of`]). With a
+    /// query known beforehand, `keep` can be its [`CreationWindow`](crate::CreationWindow):
+    /// jobs outside it are still parsed and checked (and counted in the [`ChunkDone`]), but
+    /// not added.
+    ///
+    /// Unlike [`stage_into`](Self::stage_into), this is not all or nothing: after an error,
+    /// `table` holds the jobs before the failing record. Count into a scratch table and merge
+    /// it only once [`JobStream::merge`] and [`JobStream::finish`] accepted every chunk. The
+    /// records are checked against the stream's operation, and packed for `table`'s (which
+    /// should be the same).
+    ///
+    /// # Examples
+    /// ```
+    /// use backup_summaries::wire::JobStream;
+    /// use backup_summaries::{JobTable, Operation, Query, UnixMillis};
+    /// let lines = br#"{"AccountId":"123456789012","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
+    /// {"AccountId":"123456789012","Region":"eu-west-1","State":"FAILED","ResourceType":"EBS","CreationDate":1700000000}
+    /// "#;
+    /// let now = UnixMillis::new(1_764_201_599_000);
+    /// let window = Query::builder(Operation::Backup).build()?.creation_window(now);
+    /// let mut stream = JobStream::new(Operation::Backup, None);
+    /// let mut scratch = JobTable::new(Operation::Backup);
+    /// for chunk in stream.cut(lines, true, 2)?.chunks() {
+    ///     stream.merge(chunk.count_into(&mut scratch, |at| window.contains(at)))?;
+    /// }
+    /// assert_eq!(stream.finish()?, 2); // both records parsed and checked,
+    /// let mut table = JobTable::new(Operation::Backup);
+    /// table.add_counts_of(&scratch)?;
+    /// assert_eq!(table.len(), 1); // one of them in the window
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn count_into(&self, table: &mut JobTable, keep: impl Fn(UnixMillis) -> bool) -> ChunkDone {
+        self.parse_into(&mut Counting { table, keep })
     }
 
     /// Parses and checks the chunk's records without keeping them: a dry run, and the
