@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, IsTerminal as _, Read as _};
 use std::num::NonZero;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
@@ -35,6 +36,11 @@ const PROGRESS_BYTES: u64 = 64 << 20;
 
 /// Bytes a job file is read at a time: 16 MiB.
 const BLOCK_BYTES: u64 = 16 << 20;
+
+/// Chunks a block is cut into per core when counting anonymous jobs: threads take them in
+/// turn, so one slowed down (this thread also reads) holds the others up for a small chunk
+/// at most.
+const CHUNKS_PER_THREAD: usize = 4;
 
 /// Where the jobs, the organization and the default caller come from.
 #[derive(Args, Debug)]
@@ -354,10 +360,12 @@ fn stream_jobs(
     stream.finish().map_err(Loading::Record)
 }
 
-/// Reads `file` block by block and counts its jobs as anonymous (those `keep` keeps, or all):
-/// chunk `i` of every block is parsed and counted on a worker thread into scratch table `i`,
-/// and the scratch tables are added to `table` once the whole file parsed (so a broken file
-/// changes nothing). No batch per chunk and no applying on this thread, which only reads.
+/// Reads `file` block by block and counts its jobs as anonymous (those `keep` keeps, or all).
+/// Each block is cut into [`CHUNKS_PER_THREAD`] chunks per core; worker threads take chunks
+/// in turn and count them into a scratch table of their own, and this thread, once it has
+/// read the next block, takes chunks too: no core waits at the end of a block for another
+/// that also had the reading to do. The scratch tables are added to `table` once the whole
+/// file parsed (so a broken file changes nothing). No batch per chunk, no applying.
 fn count_jobs(
     table: &mut JobTable,
     mut file: File,
@@ -368,39 +376,59 @@ fn count_jobs(
     let threads = thread::available_parallelism().map_or(1, NonZero::get);
     let op = table.operation();
     let mut stream = JobStream::new(op, Some(region));
-    let mut scratch: Vec<JobTable> = Vec::new();
+    // One scratch table per worker, and one for this thread.
+    let mut scratch: Vec<JobTable> = (0..threads).map(|_| JobTable::new(op)).collect();
+    let mut mine = JobTable::new(op);
     let mut buf = Vec::new();
     let mut at_eof = read_block(&mut file, &mut buf).map_err(Loading::Read)?;
     let mut next = Vec::new();
     loop {
-        let cut = stream.cut(&buf, at_eof, threads).map_err(Loading::Record)?;
+        let cut = stream
+            .cut(&buf, at_eof, threads * CHUNKS_PER_THREAD)
+            .map_err(Loading::Record)?;
         let consumed = cut.consumed();
         let chunks = cut.into_chunks();
-        if scratch.len() < chunks.len() {
-            scratch.resize_with(chunks.len(), || JobTable::new(op));
-        }
         next.clear();
         next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
+        let taken = AtomicUsize::new(0);
+        // Chunks taken in turn, each one's outcome with its index.
+        let work = |table: &mut JobTable| {
+            let mut done = Vec::new();
+            loop {
+                let i = taken.fetch_add(1, Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else {
+                    return done;
+                };
+                done.push((i, count_chunk(chunk, table, keep)));
+            }
+        };
         let (parsed, next_eof) = thread::scope(|scope| {
+            let work = &work;
             // Collected: every worker must start before this thread reads.
-            let handles: Vec<_> = chunks
-                .iter()
-                .zip(scratch.iter_mut())
-                .map(|(c, t)| scope.spawn(move || count_chunk(c, t, keep)))
+            let handles: Vec<_> = scratch
+                .iter_mut()
+                .map(|t| scope.spawn(move || work(t)))
                 .collect();
             let next_eof = if at_eof {
                 Ok(true)
             } else {
                 read_block(&mut file, &mut next)
             };
+            let mut parsed = work(&mut mine);
             // A worker that panicked (it cannot: parsing never panics) leaves its scratch
             // table in an unknown state: the load stops with an error, nothing is added.
-            let parsed: Vec<Option<ChunkDone>> =
-                handles.into_iter().map(|h| h.join().ok()).collect();
-            (parsed, next_eof)
-        });
-        for done in parsed {
-            let done = done.ok_or(Loading::Panicked)?;
+            for handle in handles {
+                parsed.extend(handle.join().map_err(|_| Loading::Panicked)?);
+            }
+            Ok((parsed, next_eof))
+        })?;
+        let mut parsed = parsed;
+        parsed.sort_unstable_by_key(|&(i, _)| i);
+        debug_assert!(
+            parsed.iter().enumerate().all(|(n, &(i, _))| n == i) && parsed.len() == chunks.len(),
+            "every chunk parsed once"
+        );
+        for (_, done) in parsed {
             stream.merge(done).map_err(Loading::Record)?;
         }
         bar.inc(consumed as u64);
@@ -412,7 +440,7 @@ fn count_jobs(
         }
     }
     let jobs = stream.finish().map_err(Loading::Record)?;
-    for counted in &scratch {
+    for counted in scratch.iter().chain([&mine]) {
         table.add_counts_of(counted).map_err(Loading::Table)?;
     }
     Ok(jobs)
