@@ -550,18 +550,29 @@ impl JobTable {
         Ok(())
     }
 
-    /// Counts one anonymous job with these fields (what [`JobTable::add_count`] does with 1,
-    /// without a [`JobRecord`]): the parser's path into a table.
+    /// Interns the fields of one anonymous job to count later with
+    /// [`JobTable::count_packed`]: the parser's path into a table, which interns each job as
+    /// it reads it (so an error names its record) and counts them in runs.
     #[cfg(feature = "wire")]
-    pub(crate) fn count_fields(
+    pub(crate) fn pack_fields(
         &mut self,
         fields: &crate::record::Fields<'_>,
-    ) -> Result<(), RecordError> {
-        let packed = self.dims.pack(self.operation, fields)?;
-        let word = self.word(&packed.ids);
-        self.count_word(packed.day, word);
-        self.generation += 1;
-        Ok(())
+    ) -> Result<Packed, RecordError> {
+        self.dims.pack(self.operation, fields)
+    }
+
+    /// Counts one job for each of `jobs`, packed by [`JobTable::pack_fields`] on this table.
+    /// In a run, the cell lookups of successive jobs (a few cache misses each, in a table of
+    /// many cells) do not wait for one another as they would between records.
+    #[cfg(feature = "wire")]
+    pub(crate) fn count_packed(&mut self, jobs: &[Packed]) {
+        for packed in jobs {
+            let word = self.word(&packed.ids);
+            self.count_word(packed.day, word);
+        }
+        if !jobs.is_empty() {
+            self.generation += 1;
+        }
     }
 
     /// One more job in the cell `(day, word)`, made if new: [`JobTable::add_to_word`] for a

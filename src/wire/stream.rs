@@ -26,6 +26,7 @@
 
 use crate::batch::Batch;
 use crate::error::RecordError;
+use crate::intern::Packed;
 use crate::jobs::JobTable;
 use crate::record::{JobRecord, Region};
 use crate::schema::Operation;
@@ -76,19 +77,27 @@ impl JobSink for Anonymous<'_> {
     }
 }
 
+/// Jobs interned before their cells are looked up, in a run (see [`JobTable::count_packed`]).
+const COUNT_RUN: usize = 64;
+
 /// Counts every job of a chunk as anonymous into a table (see [`JobChunk::count_into`]).
 struct Counting<'t, K> {
     table: &'t mut JobTable,
     keep: K,
+    /// Interned, not yet counted; counted when full and when the chunk ends.
+    run: Vec<Packed>,
 }
 
 impl<K: Fn(UnixMillis) -> bool> JobSink for Counting<'_, K> {
     fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError> {
         if (self.keep)(fields.job.creation) {
-            self.table.count_fields(&fields.job)
-        } else {
-            Ok(())
+            self.run.push(self.table.pack_fields(&fields.job)?);
+            if self.run.len() == COUNT_RUN {
+                self.table.count_packed(&self.run);
+                self.run.clear();
+            }
         }
+        Ok(())
     }
 }
 
@@ -879,7 +888,14 @@ impl JobChunk<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn count_into(&self, table: &mut JobTable, keep: impl Fn(UnixMillis) -> bool) -> ChunkDone {
-        self.parse_into(&mut Counting { table, keep })
+        let mut counting = Counting {
+            table,
+            keep,
+            run: Vec::with_capacity(COUNT_RUN),
+        };
+        let done = self.parse_into(&mut counting);
+        counting.table.count_packed(&counting.run);
+        done
     }
 
     /// Parses and checks the chunk's records without keeping them: a dry run, and the
