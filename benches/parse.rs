@@ -7,7 +7,10 @@
 //!
 //! - `wire_flat/{1,2}t`: the crate's parser (the hand-written flat-record scanner, serde_json
 //!   for anything unusual), records checked into `JobFields`, on 1 and 2 threads.
-//! - `wire_serde/{1,2}t`: the same, with serde_json (borrowed `RawJob`, the parser before
+//! - `count/{1,2}t`: the one-shot query's path (`JobChunk::count_into`): parsed, checked and
+//!   counted as anonymous jobs into one scratch table per thread, the tables merged at the
+//!   end; no I/O (the whole input is one buffer, cut into one chunk per thread).
+//! - `wire_serde/{1,2}t`: the same as `wire_flat`, with serde_json (borrowed `RawJob`, the parser before
 //!   issue 9) for every record.
 //! - `serde_json_only`, `sonic_rs_only`: deserializing each line into a borrowed struct with
 //!   the same members, and nothing else (no checks): what the two libraries cost at least.
@@ -16,8 +19,8 @@ use std::borrow::Cow;
 use std::hint::black_box;
 use std::time::Duration;
 
-use backup_summaries::wire::bench_count_jobs;
-use backup_summaries::{Operation, Region};
+use backup_summaries::wire::{bench_count_jobs, JobStream};
+use backup_summaries::{JobTable, Operation, Region};
 use backup_summaries_synth::{Config, Generator};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Deserialize;
@@ -94,6 +97,14 @@ fn parse(c: &mut Criterion) {
                 });
             });
         }
+        for (name, threads) in [("count/1t", 1), ("count/2t", 2)] {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let table = count(black_box(input.as_bytes()), &region, threads);
+                    assert_eq!(table.len(), n as u64);
+                });
+            });
+        }
         group.bench_function("serde_json_only", |b| {
             b.iter(|| {
                 for line in black_box(&input).lines() {
@@ -110,6 +121,36 @@ fn parse(c: &mut Criterion) {
         });
         group.finish();
     }
+}
+
+/// Counts every job of `input` as the one-shot query does: one chunk per thread, each
+/// counted into a scratch table of its own, the tables added up.
+fn count(input: &[u8], region: &Region, threads: usize) -> JobTable {
+    let op = Operation::Backup;
+    let mut stream = JobStream::new(op, Some(region));
+    let cut = stream.cut(input, true, threads).expect("a valid input");
+    let mut scratch: Vec<JobTable> = cut.chunks().iter().map(|_| JobTable::new(op)).collect();
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cut
+            .chunks()
+            .iter()
+            .zip(scratch.iter_mut())
+            .map(|(chunk, table)| scope.spawn(move || chunk.count_into(table, |_| true)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    for done in outcomes {
+        stream.merge(done).expect("valid jobs");
+    }
+    stream.finish().expect("valid jobs");
+    let mut table = JobTable::new(op);
+    for t in &scratch {
+        table.add_counts_of(t).expect("one operation");
+    }
+    table
 }
 
 criterion_group! {
