@@ -8,10 +8,37 @@
 //! the record with serde_json, which accepts or rejects it with its own message; so the fast
 //! path never decides an error, and accepts only what serde accepts, with the same values.
 //! The input is `&str`: the caller checks UTF-8 once per chunk, not once per string.
+//!
+//! # Shapes
+//!
+//! Consecutive records of a dump almost always have the same layout: the same keys in the
+//! same order, the same whitespace, values of the same kinds. [`scan_shaped`] predicts it
+//! from the last record: a [`Shape`] sees a record as pieces and values, `P0 v1 P1 ... vn
+//! Pn`, a piece being every byte between two values (`{`, whitespace, keys with their quotes,
+//! `:`, `,`, a string value's quotes; `P0` starts with the whitespace before `{` and `Pn`
+//! ends with `}`), and knows for each value the [`RawJob`] slot it fills (or none) and
+//! whether it is a string. It checks each piece byte for byte and scans each value, with no
+//! key lookup and no whitespace loop; on any difference it runs [`scan_flat`], and learns the
+//! shape of the record if `scan_flat` accepts it. That gives `scan_flat`'s result exactly:
+//!
+//! - A shape is only learned from a record `scan_flat` accepted, with the `lines` flag it
+//!   is used with (it holds the flag). Where a record repeats a piece, `scan_flat` would make
+//!   the steps it made in the learned record, as they depend on the piece's bytes only: the
+//!   whitespace, `{`, `:`, `,` and `}`, and each key (a plain string, the same slot). It
+//!   would meet each value at the offset the shape does: the piece before a string ends with
+//!   its opening quote; before another value, a whitespace byte more is no value start, so
+//!   [`value`] rejects it (a mismatch), where `scan_flat` would have skipped it.
+//! - Values are scanned as `scan_flat` scans them: a non-string with [`value`], at the same
+//!   offset of the same text; a string up to its first quote, backslash or control byte,
+//!   which must be the quote the next piece starts with ([`plain_string`]'s rule).
+//! - The slots a shape fills are distinct (`scan_flat` rejects a known member given twice),
+//!   so no record of the shape repeats one; `ScanResult` and `detail` are never in a shape
+//!   (`scan_flat` rejects records that have them).
+//! - On a mismatch `raw` is reset and scanned by `scan_flat`, whose result is returned.
 
 use std::borrow::Cow;
 
-use crate::wire::records::{RawJob, Scalar};
+use crate::wire::records::{Member, RawJob, Scalar};
 
 /// Most significant digits of a decimal CreationDate read directly: up to 15, an `f64` holds
 /// the digits exactly, so truncating the text equals truncating serde's shortest `f64` form.
@@ -22,8 +49,13 @@ const MAX_DECIMAL_DIGITS: usize = 15;
 /// large, and returning it by value cost a copy or more per record). Returns the offset just
 /// past the object's closing `}`, or `None` to fall back to serde (`raw` is then partly
 /// filled). With `lines` false, a line feed is not whitespace (a JSON Lines record ends at
-/// one).
-pub(super) fn scan_flat<'t>(text: &'t str, lines: bool, raw: &mut RawJob<'t>) -> Option<usize> {
+/// one). It tells `mark` where each value is, in order (for [`Shape::learn`]).
+fn scan_flat<'t>(
+    text: &'t str,
+    lines: bool,
+    raw: &mut RawJob<'t>,
+    mut mark: impl FnMut(Mark),
+) -> Option<usize> {
     let bytes = text.as_bytes();
     let skip_space = |at: usize| skip_space(bytes, at, lines);
     raw.clear();
@@ -47,8 +79,25 @@ pub(super) fn scan_flat<'t>(text: &'t str, lines: bool, raw: &mut RawJob<'t>) ->
         }
         at = skip_space(at + 1);
         let (value, after) = value(text, at)?;
+        let member = Member::of(key);
+        mark(match value {
+            // A string's quotes belong to the pieces around it.
+            Scalar::Str(_) => Mark {
+                start: at + 1,
+                end: after - 1,
+                member,
+                string: true,
+            },
+            _ => Mark {
+                start: at,
+                end: after,
+                member,
+                string: false,
+            },
+        });
         at = skip_space(after);
-        if let Some(slot) = raw.slot(key) {
+        if let Some(member) = member {
+            let slot = raw.member(member);
             if slot.is_some() {
                 return None;
             }
@@ -64,6 +113,125 @@ pub(super) fn scan_flat<'t>(text: &'t str, lines: bool, raw: &mut RawJob<'t>) ->
             _ => return None,
         }
     }
+}
+
+/// [`scan_flat`], trying `shape` first: the same result for every input (offset, `raw`,
+/// `None`), faster when the record has the shape of the last one this `shape` learned (see
+/// the module doc). On a mismatch it runs [`scan_flat`] and, if that accepts the record,
+/// learns its shape. `shape` must be used with one `lines` flag (it relearns when the flag
+/// changes).
+pub(super) fn scan_shaped<'t>(
+    text: &'t str,
+    lines: bool,
+    raw: &mut RawJob<'t>,
+    shape: &mut Shape,
+) -> Option<usize> {
+    if shape.lines == Some(lines) {
+        raw.clear();
+        if let Some(end) = shape.follow(text, raw) {
+            return Some(end);
+        }
+    }
+    let Shape { marks, .. } = shape;
+    marks.clear();
+    let end = scan_flat(text, lines, raw, |mark| marks.push(mark))?;
+    shape.learn(text.as_bytes(), end, lines);
+    Some(end)
+}
+
+/// The layout of the last record [`scan_shaped`] accepted through [`scan_flat`]: its pieces
+/// (the bytes between its values) and, per value, the member it fills and whether it is a
+/// string. Reused from record to record; its buffers are kept when it relearns.
+#[derive(Debug, Default)]
+pub(super) struct Shape {
+    /// The `lines` flag the shape was learned with; `None` before the first.
+    lines: Option<bool>,
+    /// The pieces, one after the other.
+    pieces: Vec<u8>,
+    /// One per value, in order.
+    holes: Vec<Hole>,
+    /// Where [`scan_flat`] found the values of the record being scanned.
+    marks: Vec<Mark>,
+}
+
+/// A value of a [`Shape`].
+#[derive(Clone, Copy, Debug)]
+struct Hole {
+    /// The end of the piece before it, in [`Shape::pieces`]; the piece after it starts there.
+    piece_end: usize,
+    /// The slot it fills; `None` for a member the job does not read.
+    member: Option<Member>,
+    /// A string: the piece before ends with its opening quote, the piece after starts with
+    /// its closing one.
+    string: bool,
+}
+
+/// A value [`scan_flat`] found: its offsets (a string's without its quotes) and member.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    start: usize,
+    end: usize,
+    member: Option<Member>,
+    string: bool,
+}
+
+impl Shape {
+    /// Scans `text` as a record of this shape into `raw` (reset): every piece byte for byte,
+    /// each value as [`scan_flat`] would. `None` on any difference (`raw` partly filled).
+    fn follow<'t>(&self, text: &'t str, raw: &mut RawJob<'t>) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        let mut from = 0;
+        for hole in &self.holes {
+            at = expect(bytes, at, self.pieces.get(from..hole.piece_end)?)?;
+            from = hole.piece_end;
+            let (value, end) = if hole.string {
+                // Up to the first quote, backslash or control byte: the next piece starts with
+                // the closing quote, so anything else there is a mismatch.
+                let len = special(bytes.get(at..)?)?;
+                let body = text.get(at..at + len)?;
+                (Scalar::Str(Cow::Borrowed(body)), at + len)
+            } else {
+                value(text, at)?
+            };
+            if let Some(member) = hole.member {
+                *raw.member(member) = Some(value);
+            }
+            at = end;
+        }
+        expect(bytes, at, self.pieces.get(from..)?)
+    }
+
+    /// Learns the shape of `text[..end]`, a record [`scan_flat`] just accepted with
+    /// `lines`, its values at [`Shape::marks`].
+    fn learn(&mut self, text: &[u8], end: usize, lines: bool) {
+        // The marks are in order and inside the record; if they were not, no shape.
+        self.lines = self.cut(text, end).map(|()| lines);
+    }
+
+    /// [`Shape::learn`]'s pieces and holes.
+    fn cut(&mut self, text: &[u8], end: usize) -> Option<()> {
+        self.pieces.clear();
+        self.holes.clear();
+        let mut from = 0;
+        for mark in &self.marks {
+            self.pieces.extend_from_slice(text.get(from..mark.start)?);
+            self.holes.push(Hole {
+                piece_end: self.pieces.len(),
+                member: mark.member,
+                string: mark.string,
+            });
+            from = mark.end;
+        }
+        self.pieces.extend_from_slice(text.get(from..end)?);
+        Some(())
+    }
+}
+
+/// The offset past `piece` if `bytes` has it at `at`.
+fn expect(bytes: &[u8], at: usize, piece: &[u8]) -> Option<usize> {
+    let end = at + piece.len();
+    (bytes.get(at..end)? == piece).then_some(end)
 }
 
 /// Skips JSON whitespace from `at` (line feeds only with `lines`).
@@ -190,14 +358,14 @@ mod tests {
     fn flat_records_scan_and_unusual_ones_fall_back() -> Result<(), &'static str> {
         let line = r#" {"AccountId":"123456789012","N":-0,"X":1.5,"CreationDate":1794182340.973,"Q":true} "#;
         let mut raw = RawJob::default();
-        let end = scan_flat(line, true, &mut raw).ok_or("fell back")?;
+        let end = scan_flat(line, true, &mut raw, |_| {}).ok_or("fell back")?;
         assert_eq!(end, line.len() - 1);
         assert!(matches!(
             raw.creation_date,
             Some(Scalar::Decimal("1794182340.973"))
         ));
         let text = "{\"Region\":\"été in a café, long enough\"}";
-        scan_flat(text, true, &mut raw).ok_or("fell back")?;
+        scan_flat(text, true, &mut raw, |_| {}).ok_or("fell back")?;
         assert!(raw.creation_date.is_none(), "reset before the next record");
         assert!(matches!(
             raw.region,
@@ -221,8 +389,215 @@ mod tests {
             r#"{"detail":"x"}"#,
             "[1]",
         ] {
-            assert!(scan_flat(unusual, true, &mut raw).is_none(), "{unusual}");
+            assert!(
+                scan_flat(unusual, true, &mut raw, |_| {}).is_none(),
+                "{unusual}"
+            );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    /// A backup job as `list-backup-jobs --output json` prints it in JSON Lines: its last
+    /// member is one the job does not read.
+    const LINE: &str = r#"{"BackupJobId":"1b5d04ff-86dd-4a43-825d-c254fc639b8b","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#;
+    /// [`LINE`]'s shape, other values (longer, shorter, empty, other numbers).
+    const LINE_2: &str = r#"{"BackupJobId":"x","AccountId":"123456789012","Region":"eu-west-3","State":"FAILED","ResourceType":"Amazon EFS, a long name","MessageCategory":"","CreationDate":17,"CompletionDate":-1.5}"#;
+    const LINE_3: &str = r#"{"BackupJobId":"é","AccountId":"000000000001","Region":"ap-southeast-2","State":"RUNNING","ResourceType":"EBS","MessageCategory":"ACCESS_DENIED","CreationDate":1794182340,"CompletionDate":0}"#;
+    /// A pretty-printed element of a document, as the AWS CLI indents it.
+    const ELEMENT: &str = "        {\n            \"BackupJobId\": \"1b5d04ff-86dd\",\n            \"AccountId\": \"014763518180\",\n            \"CreationDate\": 1794182340.973,\n            \"IsParent\": false,\n            \"Region\": \"us-east-1\"\n        }";
+    const ELEMENT_2: &str = "        {\n            \"BackupJobId\": \"\",\n            \"AccountId\": \"014763518181\",\n            \"CreationDate\": 1,\n            \"IsParent\": true,\n            \"Region\": \"eu-central-1\"\n        }";
+
+    /// Scans `text` with [`scan_shaped`] (into `raw`, as the callers reuse it, and `shape`)
+    /// and with [`scan_flat`] (into a new record) and asserts they agree: the same offset
+    /// and, for an accepted record, the same members (on `None` the record is partly filled,
+    /// by either, and unread). Returns the offset.
+    fn agree<'t>(
+        text: &'t str,
+        lines: bool,
+        raw: &mut RawJob<'t>,
+        shape: &mut Shape,
+    ) -> Option<usize> {
+        let mut flat = RawJob::default();
+        let want = scan_flat(text, lines, &mut flat, |_| {});
+        let got = scan_shaped(text, lines, raw, shape);
+        assert_eq!(got, want, "offset of {text:?} (lines: {lines})");
+        if got.is_some() {
+            assert_eq!(
+                raw.dump(),
+                flat.dump(),
+                "members of {text:?} (lines: {lines})"
+            );
+        }
+        got
+    }
+
+    /// Whether `shape` reads `text` itself, without [`scan_flat`].
+    fn follows(shape: &Shape, text: &str) -> bool {
+        shape.follow(text, &mut RawJob::default()).is_some()
+    }
+
+    #[test]
+    fn records_of_one_shape_follow_it() {
+        for (lines, records) in [
+            (false, [LINE, LINE_2, LINE_3]),
+            (true, [LINE, LINE_2, LINE_3]),
+            (true, [ELEMENT, ELEMENT_2, ELEMENT]),
+        ] {
+            let mut shape = Shape::default();
+            let mut raw = RawJob::default();
+            assert!(agree(records[0], lines, &mut raw, &mut shape).is_some());
+            for _ in 0..3 {
+                for record in records {
+                    assert!(follows(&shape, record), "{record}");
+                    assert!(agree(record, lines, &mut raw, &mut shape).is_some());
+                }
+            }
+        }
+        let mut shape = Shape::default();
+        let mut raw = RawJob::default();
+        for empty in ["{}", " \t{ }", "{}", "\r{\n}\n", "{\n}"] {
+            agree(empty, true, &mut raw, &mut shape);
+        }
+        assert!(follows(&shape, "{\n}"));
+    }
+
+    /// Records that differ from [`LINE`] in one place, each kind of place.
+    const CHANGED: &[&str] = &[
+        // Another key: unknown, known, or a known one again.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Regiom":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CreationDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"Status":1794182592.095}"#,
+        // A value of another kind.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":14763518180,"Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":null,"State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":true,"ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":"2026-11-26T10:00:00Z","CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":-17,"CompletionDate":false}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":18446744073709551615,"CompletionDate":"x"}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":18446744073709551616,"CompletionDate":1}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.9730000001,"CompletionDate":1}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1e9,"CompletionDate":1}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":{}}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":[1]}"#,
+        // A string that needs an escape, or has a control byte.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMP\"LETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"\u0043OMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        "{\"BackupJobId\":\"1b5d04ff\",\"AccountId\":\"014763518180\",\"Region\":\"us-east-1\",\"State\":\"COMPLETED\",\"ResourceType\":\"F\x01x\",\"MessageCategory\":\"SUCCESS\",\"CreationDate\":1794182340.973,\"CompletionDate\":1794182592.095}",
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"Completion\u0044ate":1794182592.095}"#,
+        // Whitespace more, or a line feed.
+        r#" {"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{ "BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId" :"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId": "1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff" ,"AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff", "AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate": 1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973 ,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095 }"#,
+        "{\"BackupJobId\":\"1b5d04ff\",\n\"AccountId\":\"014763518180\",\"Region\":\"us-east-1\",\"State\":\"COMPLETED\",\"ResourceType\":\"FSx\",\"MessageCategory\":\"SUCCESS\",\"CreationDate\":1794182340.973,\"CompletionDate\":1794182592.095}",
+        "{\"BackupJobId\":\"1b5d04ff\",\"AccountId\":\"014763518180\",\"Region\":\"us-east-1\",\"State\":\"COMPLETED\",\"ResourceType\":\"FSx\",\"MessageCategory\":\"SUCCESS\",\"CreationDate\":1794182340.973,\"CompletionDate\":1794182592.095\r\n}",
+        // A member missing, or one more.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973}"#,
+        r#"{"AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095,"Extra":1}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","Extra":"1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","BackupVaultArn":"arn:aws:backup:us-east-1:014763518180:backup-vault:Default","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}"#,
+        // A known member twice, `detail` or `ScanResult`: never in a shape.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095,"AccountId":"014763518180"}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095,"detail":{}}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095,"detail":"x"}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"ScanResult":null}"#,
+        // More text after the record, or broken ends.
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095} trailing"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095}}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095,}"#,
+        r#"{"BackupJobId":"1b5d04ff","AccountId":"014763518180","Region":"us-east-1","State":"COMPLETED","ResourceType":"FSx","MessageCategory":"SUCCESS","CreationDate":1794182340.973,"CompletionDate":1794182592.095]"#,
+        r#"["BackupJobId","1b5d04ff","AccountId","014763518180"]"#,
+    ];
+
+    /// After [`LINE`], a changed record is read as [`scan_flat`] reads it; the record after
+    /// it, of [`LINE`]'s shape again, too, and the shape is [`LINE`]'s again.
+    fn changed_then_back(changed: &str, lines: bool) {
+        let mut shape = Shape::default();
+        let mut raw = RawJob::default();
+        assert!(agree(LINE, lines, &mut raw, &mut shape).is_some());
+        agree(changed, lines, &mut raw, &mut shape);
+        agree(LINE_2, lines, &mut raw, &mut shape);
+        assert!(follows(&shape, LINE_3), "after {changed}");
+        agree(LINE_3, lines, &mut raw, &mut shape);
+    }
+
+    #[test]
+    fn records_that_differ_are_read_as_scan_flat_reads_them() {
+        for lines in [false, true] {
+            for changed in CHANGED {
+                changed_then_back(changed, lines);
+            }
+            // The same text again, and LINE followed by more records.
+            changed_then_back(LINE, lines);
+            changed_then_back(&format!("{LINE}\n{LINE_2}"), lines);
+            changed_then_back(&format!("{LINE}{LINE}"), lines);
+            // Cut anywhere.
+            for end in 0..LINE.len() {
+                changed_then_back(LINE.get(..end).unwrap_or_default(), lines);
+            }
+        }
+    }
+
+    #[test]
+    fn each_byte_changed_inserted_or_removed() {
+        const BYTES: [u8; 13] = [
+            b'"', b'\\', b' ', b'\n', b'\t', b',', b':', b'{', b'}', b'a', b'1', b'.', 0x01,
+        ];
+        for (record, next, lines) in [
+            (LINE, LINE_2, false),
+            (LINE, LINE_2, true),
+            (ELEMENT, ELEMENT_2, true),
+            (ELEMENT, ELEMENT_2, false),
+        ] {
+            let bytes = record.as_bytes();
+            let mut changed = Vec::new();
+            for at in 0..bytes.len() {
+                let mut removed = bytes.to_vec();
+                removed.remove(at);
+                changed.push(removed);
+                for byte in BYTES {
+                    let mut replaced = bytes.to_vec();
+                    replaced[at] = byte;
+                    changed.push(replaced);
+                    let mut inserted = bytes.to_vec();
+                    inserted.insert(at, byte);
+                    changed.push(inserted);
+                }
+            }
+            for changed in &changed {
+                let changed = String::from_utf8_lossy(changed);
+                let mut shape = Shape::default();
+                let mut raw = RawJob::default();
+                agree(record, lines, &mut raw, &mut shape);
+                agree(&changed, lines, &mut raw, &mut shape);
+                agree(next, lines, &mut raw, &mut shape);
+                agree(record, lines, &mut raw, &mut shape);
+            }
+        }
+    }
+
+    #[test]
+    fn a_shape_is_for_one_lines_flag() {
+        let mut shape = Shape::default();
+        let mut raw = RawJob::default();
+        assert!(agree(ELEMENT, true, &mut raw, &mut shape).is_some());
+        assert!(agree(ELEMENT_2, false, &mut raw, &mut shape).is_none());
+        assert!(agree(ELEMENT_2, true, &mut raw, &mut shape).is_some());
+        assert!(agree(LINE, true, &mut raw, &mut shape).is_some());
+        assert!(agree(LINE_2, false, &mut raw, &mut shape).is_some());
+        assert!(follows(&shape, LINE_3));
     }
 }

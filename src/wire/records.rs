@@ -329,9 +329,18 @@ impl<'a> RawJob<'a> {
         *self = Self::default();
     }
 
-    /// The slot of a member the fast scanner fills, by name; `None` for members it ignores.
-    pub(super) fn slot(&mut self, name: &[u8]) -> Option<&mut Option<Scalar<'a>>> {
-        Member::of(name).map(|member| self.member(member))
+    /// Every member, written out, for tests that compare two records.
+    #[cfg(test)]
+    pub(super) fn dump(&mut self) -> String {
+        let mut out = format!(
+            "ScanResult: {:?}, detail: {}",
+            self.scan_result,
+            self.detail.is_some()
+        );
+        for member in Member::ALL {
+            out += &format!(", {member:?}: {:?}", self.member(member));
+        }
+        out
     }
 
     /// The slot of `member`.
@@ -388,6 +397,31 @@ pub(super) enum Member {
 }
 
 impl Member {
+    /// Every member, for tests that compare two [`RawJob`]s.
+    #[cfg(test)]
+    pub(super) const ALL: [Self; 20] = [
+        Self::AccountId,
+        Self::State,
+        Self::Status,
+        Self::ResourceType,
+        Self::CreationDate,
+        Self::MessageCategory,
+        Self::MalwareScanner,
+        Self::Region,
+        Self::BackupVaultArn,
+        Self::SourceBackupVaultArn,
+        Self::RecoveryPointArn,
+        Self::ResourceArn,
+        Self::BackupJobId,
+        Self::CopyJobId,
+        Self::RestoreJobId,
+        Self::ScanJobId,
+        Self::DetailType,
+        Self::EventAccount,
+        Self::EventRegion,
+        Self::EventTime,
+    ];
+
     /// The member named `name` as written in a record; `None` for members the fast scanner
     /// ignores.
     pub(super) fn of(name: &[u8]) -> Option<Self> {

@@ -13,9 +13,10 @@
 //!   at [`JobStream::finish`]. The scanner keeps a depth counter, not a stack, so nesting
 //!   depth costs nothing; serde's recursion limit rejects deep records.
 //! - **Records** are read by a hand-written scanner for the flat shape the list APIs print
-//!   (`flat.rs`), falling back to serde_json for anything unusual; both fill the same
-//!   [`RawJob`], checked once by [`check`] into borrowed [`JobFields`]. No allocation per job
-//!   unless a string has escapes.
+//!   (`flat.rs`; a record laid out byte for byte like the one before it, but for its values,
+//!   is read by that layout, with no key lookups), falling back to serde_json for anything
+//!   unusual; both fill the same [`RawJob`], checked once by [`check`] into borrowed
+//!   [`JobFields`]. No allocation per job unless a string has escapes.
 //! - **One record over several lines** (a single pretty-printed EventBridge event) with
 //!   nothing after it is that one record, `record 0`, rather than malformed JSON Lines.
 //! - **Limits**: a record (line or element) longer than [`MAX_RECORD_BYTES`], or an envelope
@@ -29,7 +30,7 @@ use crate::error::RecordError;
 use crate::record::{JobRecord, Region};
 use crate::schema::Operation;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::flat::scan_flat;
+use crate::wire::flat::{scan_shaped, Shape};
 use crate::wire::records::{
     check, is_json_space, jobs_member, malformed_at, malformed_detail, malformed_in_line,
     serde_document, Attempt, JobFields, JobSink, ObjectJob, RawJob, RecordSink, Relocation,
@@ -853,8 +854,10 @@ impl JobChunk<'_> {
         // One UTF-8 check for the chunk; if it fails, every line goes to serde, which says
         // where.
         let text = std::str::from_utf8(bytes).ok().filter(|_| !self.serde_only);
-        // One record for the fast path, reset in place per line (see `scan_flat`).
+        // One record for the fast path, reset in place per line, and the shape of the last
+        // line it read (see `scan_shaped`).
         let mut raw = RawJob::default();
+        let mut shape = Shape::default();
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
@@ -862,7 +865,7 @@ impl JobChunk<'_> {
             // Fast path: a flat record, then only spaces to the line feed.
             let fast = text
                 .and_then(|t| t.get(at..))
-                .and_then(|t| scan_flat(t, false, &mut raw))
+                .and_then(|t| scan_shaped(t, false, &mut raw, &mut shape))
                 .and_then(|n| {
                     let mut end = at + n;
                     while let Some(b' ' | b'\t' | b'\r') = bytes.get(end) {
@@ -937,8 +940,10 @@ impl JobChunk<'_> {
         let text = std::str::from_utf8(self.bytes)
             .ok()
             .filter(|_| !self.serde_only);
-        // One record for the fast path, reset in place per element (see `scan_flat`).
+        // One record for the fast path, reset in place per element, and the shape of the
+        // last element it read (see `scan_shaped`).
         let mut raw = RawJob::default();
+        let mut shape = Shape::default();
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
@@ -947,7 +952,7 @@ impl JobChunk<'_> {
             } else {
                 let fast = text
                     .and_then(|t| t.get(span.start..span.end))
-                    .and_then(|t| scan_flat(t, true, &mut raw))
+                    .and_then(|t| scan_shaped(t, true, &mut raw, &mut shape))
                     .is_some_and(|n| {
                         record
                             .get(n..)
