@@ -601,3 +601,271 @@ mod shape_tests {
         assert!(follows(&shape, LINE_3));
     }
 }
+
+/// [`scan_shaped`] against [`scan_flat`] on generated sequences of records.
+#[cfg(test)]
+mod shape_props {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
+
+    use super::*;
+
+    /// Keys: members the job reads, members it does not; the last [`BAD`] of them are
+    /// `detail`, `ScanResult` and an escaped one, which the flat scanner rejects.
+    const KEYS: [&str; 18] = [
+        "AccountId",
+        "State",
+        "ResourceType",
+        "CreationDate",
+        "Region",
+        "BackupJobId",
+        "detail-type",
+        "time",
+        "CompletionDate",
+        "IsParent",
+        "X",
+        "",
+        "é",
+        "Status",
+        "account",
+        "detail",
+        "ScanResult",
+        "Acc\\u006funtId",
+    ];
+    /// Values by kind: strings, numbers, other scalars; the last [`BAD`] of each the flat
+    /// scanner rejects.
+    const VALUES: [&[&str]; 3] = [
+        &[
+            r#""""#,
+            r#""a""#,
+            r#""us-east-1""#,
+            r#""1b5d04ff-86dd-4a43-825d-c254fc639b8b""#,
+            r#""arn:aws:backup:us-east-1:014763518180:backup-vault:Default""#,
+            r#""café, été ☃""#,
+            r#""2026-11-26T10:00:00Z""#,
+            r#""a\"b""#,
+            r#""\u0041""#,
+            "\"a\x01b\"",
+        ],
+        &[
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "1794182340",
+            "1794182340.973",
+            "-1.5",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "1.",
+            "1e9",
+            "01",
+        ],
+        &["true", "false", "null", "tru", "[1]", r#"{"a":1}"#],
+    ];
+    /// How many keys, and values of each kind, at the end of their lists, make a record one
+    /// the flat scanner rejects.
+    const BAD: usize = 3;
+    /// An index into a list of `len` whose last [`BAD`] are bad: one of those if `bad`.
+    fn pick(len: usize, (bad, i): (bool, usize)) -> usize {
+        let good = len.saturating_sub(BAD).max(1);
+        if bad {
+            i % len.max(1)
+        } else {
+            i % good
+        }
+    }
+    /// A pick, bad one time in thirty.
+    fn choice() -> impl Strategy<Value = (bool, usize)> {
+        (prop::bool::weighted(0.03), 0..64usize)
+    }
+    /// Whitespace between tokens, mostly none; the last two (with a line feed) are rare.
+    const SPACES: [&str; 18] = [
+        "", "", "", "", "", "", "", "", "", " ", " ", " ", "\t", "  ", "\r", " \t", "\n", "\r\n",
+    ];
+    /// What may follow a record.
+    const AFTER: [&str; 5] = ["", " ", " x", "}", "\n{\"A\":1}"];
+
+    /// A layout: members (key, kind of value), the whitespace in each gap and whether
+    /// members are on lines of their own, indented (as the AWS CLI prints documents).
+    #[derive(Clone, Debug)]
+    struct Layout {
+        members: Vec<(usize, usize)>,
+        spaces: Vec<usize>,
+        pretty: bool,
+    }
+
+    /// A record of a layout: a value per member (an index into its kind's values), maybe a
+    /// member of another kind, byte changes, what follows it, whether it is scanned alone
+    /// or with the rest of the text after it, and (rarely) with the other `lines` flag.
+    #[derive(Clone, Debug)]
+    struct Record {
+        layout: usize,
+        values: Vec<(bool, usize)>,
+        other_kind: Option<(usize, usize)>,
+        changes: Vec<(usize, u8, u8)>,
+        after: usize,
+        alone: bool,
+        other_lines: bool,
+    }
+
+    /// Distinct good keys in any order, sometimes one replaced by any key (a bad one, or
+    /// one given twice).
+    fn layout() -> impl Strategy<Value = Layout> {
+        let good: Vec<usize> = (0..KEYS.len() - BAD).collect();
+        (
+            prop::sample::subsequence(good, 0..8).prop_shuffle(),
+            prop::collection::vec(0..3usize, 8),
+            prop::option::weighted(0.15, (0..8usize, 0..KEYS.len())),
+            prop::collection::vec(prop_oneof![40 => 0..16usize, 1 => 16..18usize], 40),
+            prop::bool::weighted(0.3),
+        )
+            .prop_map(|(keys, kinds, odd, spaces, pretty)| {
+                let mut members: Vec<_> = keys.into_iter().zip(kinds).collect();
+                if let Some((at, key)) = odd {
+                    if let Some(member) = members.get_mut(at) {
+                        member.0 = key;
+                    }
+                }
+                Layout {
+                    members,
+                    spaces,
+                    pretty,
+                }
+            })
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            prop::sample::select(vec![0, 0, 0, 0, 0, 0, 1, 2, 3]),
+            prop::collection::vec(choice(), 8),
+            prop::option::weighted(0.1, (0..8usize, 0..3usize)),
+            prop::option::weighted(
+                0.2,
+                prop::collection::vec((0..1000usize, 0..3u8, any::<u8>()), 1..3),
+            ),
+            prop::sample::select(vec![0, 0, 0, 1, 2, 3, 4]),
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(
+                |(layout, values, other_kind, changes, after, alone, other_lines)| Record {
+                    layout,
+                    values,
+                    other_kind,
+                    changes: changes.unwrap_or_default(),
+                    after,
+                    alone,
+                    other_lines,
+                },
+            )
+    }
+
+    /// `record`'s text (mostly valid UTF-8; made so if a change broke it).
+    fn render(layouts: &[Layout], record: &Record) -> String {
+        let Some(layout) = layouts.get(record.layout % layouts.len().max(1)) else {
+            return "{}".to_owned();
+        };
+        let mut gap = 0;
+        let mut space = |out: &mut String| {
+            let at = layout.spaces.get(gap % layout.spaces.len().max(1)).copied();
+            out.push_str(SPACES.get(at.unwrap_or(0)).copied().unwrap_or(""));
+            gap += 1;
+        };
+        let indent = |out: &mut String, depth: usize| {
+            if layout.pretty {
+                out.push('\n');
+                out.push_str(&"    ".repeat(depth));
+            }
+        };
+        let mut out = String::new();
+        indent(&mut out, 1);
+        space(&mut out);
+        out.push('{');
+        space(&mut out);
+        for (i, &(key, kind)) in layout.members.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+                space(&mut out);
+            }
+            indent(&mut out, 2);
+            let kind = match record.other_kind {
+                Some((member, other)) if member == i => other,
+                _ => kind,
+            };
+            let values = VALUES.get(kind).copied().unwrap_or_default();
+            let value = pick(
+                values.len(),
+                record.values.get(i).copied().unwrap_or_default(),
+            );
+            out.push('"');
+            out.push_str(KEYS.get(key).copied().unwrap_or(""));
+            out.push('"');
+            space(&mut out);
+            out.push(':');
+            space(&mut out);
+            out.push_str(values.get(value).copied().unwrap_or("0"));
+            space(&mut out);
+        }
+        indent(&mut out, 1);
+        out.push('}');
+        let mut bytes = out.into_bytes();
+        for &(at, change, byte) in &record.changes {
+            let at = at % (bytes.len() + 1);
+            match change {
+                0 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                1 => bytes.insert(at, byte),
+                _ => {
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b ^= 1 << (byte % 8);
+                    }
+                }
+            }
+        }
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        text.push_str(AFTER.get(record.after).copied().unwrap_or(""));
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+            ..ProptestConfig::default()
+        })]
+
+        /// Record by record, with one shape carried along (as a chunk parse carries it; a
+        /// chunk has one `lines` flag, the records here some the other),
+        /// `scan_shaped` gives what `scan_flat` gives: the offset and, for an accepted
+        /// record, every member.
+        #[test]
+        fn shaped_scans_agree_with_flat_scans(
+            layouts in prop::collection::vec(layout(), 1..4),
+            records in prop::collection::vec(record(), 1..24),
+            lines in any::<bool>(),
+        ) {
+            let mut all = String::new();
+            let mut spans = Vec::new();
+            for record in &records {
+                let start = all.len();
+                all.push_str(&render(&layouts, record));
+                spans.push((start, all.len(), record.alone, lines != record.other_lines));
+                all.push('\n');
+            }
+            let mut shape = Shape::default();
+            let mut raw = RawJob::default();
+            for &(start, end, alone, lines) in &spans {
+                let text = if alone { all.get(start..end) } else { all.get(start..) };
+                let text = text.unwrap_or_default();
+                let mut flat = RawJob::default();
+                let want = scan_flat(text, lines, &mut flat, |_| {});
+                let got = scan_shaped(text, lines, &mut raw, &mut shape);
+                prop_assert_eq!(got, want, "offset of {:?}", text);
+                if got.is_some() {
+                    prop_assert_eq!(raw.dump(), flat.dump(), "members of {:?}", text);
+                }
+            }
+        }
+    }
+}
