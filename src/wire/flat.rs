@@ -18,8 +18,9 @@
 //! `:`, `,`, a string value's quotes; `P0` starts with the whitespace before `{` and `Pn`
 //! ends with `}`), and knows for each value the [`RawJob`] slot it fills (or none) and
 //! whether it is a string. It checks each piece byte for byte and scans each value, with no
-//! key lookup and no whitespace loop; on any difference it runs [`scan_flat`], and learns the
-//! shape of the record if `scan_flat` accepts it. That gives `scan_flat`'s result exactly:
+//! key lookup and no whitespace loop; where the record differs, [`scan_flat`] takes over (see
+//! the last point), and the shape learns the record's layout if `scan_flat` accepts it. That
+//! gives `scan_flat`'s result exactly:
 //!
 //! - A shape is only learned from a record `scan_flat` accepted, with the `lines` flag it
 //!   is used with (it holds the flag). Where a record repeats a piece, `scan_flat` would make
@@ -34,7 +35,14 @@
 //! - The slots a shape fills are distinct (`scan_flat` rejects a known member given twice),
 //!   so no record of the shape repeats one; `ScanResult` and `detail` are never in a shape
 //!   (`scan_flat` rejects records that have them).
-//! - On a mismatch `raw` is reset and scanned by `scan_flat`, whose result is returned.
+//! - Where a record leaves the shape after its first `j` values (each read and stored as
+//!   `scan_flat` would), `scan_flat`'s own loop goes on from just after value `j`, with `raw`
+//!   as `scan_flat` would have it there. With `j` = 0, or if value `j` is a string that did
+//!   not end at a quote (an escape or a control byte, which `scan_flat` rejects), `scan_flat`
+//!   starts over. So a record that drops or adds a member late (a running job without its
+//!   CompletionDate) is not scanned twice. If the record is accepted, the shape keeps its
+//!   first `j` values and the pieces before them, and learns the rest from where `scan_flat`
+//!   found the values.
 
 use std::borrow::Cow;
 
@@ -54,19 +62,48 @@ fn scan_flat<'t>(
     text: &'t str,
     lines: bool,
     raw: &mut RawJob<'t>,
+    mark: impl FnMut(Mark),
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    raw.clear();
+    let mut at = skip_space(bytes, 0, lines);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_space(bytes, at + 1, lines);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    members(text, lines, raw, at, mark)
+}
+
+/// [`scan_flat`] from just after a value at `at` (`raw` holding the members before it).
+fn after_value<'t>(
+    text: &'t str,
+    lines: bool,
+    raw: &mut RawJob<'t>,
+    at: usize,
+    mark: impl FnMut(Mark),
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let at = skip_space(bytes, at, lines);
+    match bytes.get(at) {
+        Some(b',') => members(text, lines, raw, skip_space(bytes, at + 1, lines), mark),
+        Some(b'}') => Some(at + 1),
+        _ => None,
+    }
+}
+
+/// [`scan_flat`] from a member's key at `at` to the object's end.
+fn members<'t>(
+    text: &'t str,
+    lines: bool,
+    raw: &mut RawJob<'t>,
+    mut at: usize,
     mut mark: impl FnMut(Mark),
 ) -> Option<usize> {
     let bytes = text.as_bytes();
     let skip_space = |at: usize| skip_space(bytes, at, lines);
-    raw.clear();
-    let mut at = skip_space(0);
-    if bytes.get(at) != Some(&b'{') {
-        return None;
-    }
-    at = skip_space(at + 1);
-    if bytes.get(at) == Some(&b'}') {
-        return Some(at + 1);
-    }
     loop {
         if bytes.get(at) != Some(&b'"') {
             return None;
@@ -117,8 +154,9 @@ fn scan_flat<'t>(
 
 /// [`scan_flat`], trying `shape` first: the same result for every input (offset, `raw`,
 /// `None`), faster when the record has the shape of the last one this `shape` learned (see
-/// the module doc). On a mismatch it runs [`scan_flat`] and, if that accepts the record,
-/// learns its shape. `shape` must be used with one `lines` flag (it relearns when the flag
+/// the module doc). Where the record leaves the shape, [`scan_flat`] takes over (from the
+/// last value the shape read) and, if it accepts the record, the shape learns its layout
+/// from there on. `shape` must be used with one `lines` flag (it relearns when the flag
 /// changes).
 pub(super) fn scan_shaped<'t>(
     text: &'t str,
@@ -126,22 +164,29 @@ pub(super) fn scan_shaped<'t>(
     raw: &mut RawJob<'t>,
     shape: &mut Shape,
 ) -> Option<usize> {
+    let mut kept = Left::default();
     if shape.lines == Some(lines) {
         raw.clear();
-        if let Some(end) = shape.follow(text, raw) {
-            return Some(end);
+        match shape.follow(text, raw) {
+            Ok(end) => return Some(end),
+            Err(left) => kept = left,
         }
     }
     let Shape { marks, .. } = shape;
     marks.clear();
-    let end = scan_flat(text, lines, raw, |mark| marks.push(mark))?;
-    shape.learn(text.as_bytes(), end, lines);
+    let push = |mark| marks.push(mark);
+    let end = if kept.values == 0 {
+        scan_flat(text, lines, raw, push)
+    } else {
+        after_value(text, lines, raw, kept.after, push)
+    }?;
+    shape.learn(text.as_bytes(), kept, end, lines);
     Some(end)
 }
 
-/// The layout of the last record [`scan_shaped`] accepted through [`scan_flat`]: its pieces
-/// (the bytes between its values) and, per value, the member it fills and whether it is a
-/// string. Reused from record to record; its buffers are kept when it relearns.
+/// The layout of the last record [`scan_shaped`] accepted: its pieces (the bytes between
+/// its values) and, per value, the member it fills and whether it is a string. Reused from
+/// record to record; its buffers are kept when it relearns.
 #[derive(Debug, Default)]
 pub(super) struct Shape {
     /// The `lines` flag the shape was learned with; `None` before the first.
@@ -175,45 +220,88 @@ struct Mark {
     string: bool,
 }
 
+/// Where a record left its shape: after how many of its values (read and stored), the end of
+/// the last one (a string's without its closing quote, as in [`Mark`]) and the offset past
+/// it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Left {
+    values: usize,
+    end: usize,
+    after: usize,
+}
+
 impl Shape {
     /// Scans `text` as a record of this shape into `raw` (reset): every piece byte for byte,
-    /// each value as [`scan_flat`] would. `None` on any difference (`raw` partly filled).
-    fn follow<'t>(&self, text: &'t str, raw: &mut RawJob<'t>) -> Option<usize> {
+    /// each value as [`scan_flat`] would. On any difference, where the record left the shape
+    /// (`raw` holding the values before).
+    fn follow<'t>(&self, text: &'t str, raw: &mut RawJob<'t>) -> Result<usize, Left> {
         let bytes = text.as_bytes();
+        // The end of the last value read (the start of the next piece).
         let mut at = 0;
         let mut from = 0;
-        for hole in &self.holes {
-            at = expect(bytes, at, self.pieces.get(from..hole.piece_end)?)?;
+        for (read, hole) in self.holes.iter().enumerate() {
+            let left = || self.left(bytes, read, at);
+            let piece = self.pieces.get(from..hole.piece_end).ok_or_else(left)?;
+            let start = expect(bytes, at, piece).ok_or_else(left)?;
             from = hole.piece_end;
             let (value, end) = if hole.string {
                 // Up to the first quote, backslash or control byte: the next piece starts with
                 // the closing quote, so anything else there is a mismatch.
-                let len = special(bytes.get(at..)?)?;
-                let body = text.get(at..at + len)?;
-                (Scalar::Str(Cow::Borrowed(body)), at + len)
+                let len = special(bytes.get(start..).ok_or_else(left)?).ok_or_else(left)?;
+                let body = text.get(start..start + len).ok_or_else(left)?;
+                (Scalar::Str(Cow::Borrowed(body)), start + len)
             } else {
-                value(text, at)?
+                value(text, start).ok_or_else(left)?
             };
             if let Some(member) = hole.member {
                 *raw.member(member) = Some(value);
             }
             at = end;
         }
-        expect(bytes, at, self.pieces.get(from..)?)
+        let piece = self
+            .pieces
+            .get(from..)
+            .ok_or_else(|| self.left(bytes, self.holes.len(), at))?;
+        expect(bytes, at, piece).ok_or_else(|| self.left(bytes, self.holes.len(), at))
     }
 
-    /// Learns the shape of `text[..end]`, a record [`scan_flat`] just accepted with
-    /// `lines`, its values at [`Shape::marks`].
-    fn learn(&mut self, text: &[u8], end: usize, lines: bool) {
+    /// Where a record (`bytes`) left this shape after `read` values, the last ending at
+    /// `end`. If that was a string and what ended it is not a quote, the string has an escape
+    /// or a control byte: that value was not read as [`scan_flat`] reads it, so all start
+    /// over (`scan_flat` rejects such a record anyway).
+    #[cold]
+    fn left(&self, bytes: &[u8], read: usize, end: usize) -> Left {
+        let string = read
+            .checked_sub(1)
+            .and_then(|last| self.holes.get(last))
+            .is_some_and(|hole| hole.string);
+        if string && bytes.get(end) != Some(&b'"') {
+            return Left::default();
+        }
+        Left {
+            values: read,
+            end,
+            after: end + usize::from(string),
+        }
+    }
+
+    /// Learns the layout of `text[..end]`, a record [`scan_flat`] just accepted with `lines`:
+    /// the same as this shape's up to where it `left` it, then the values at
+    /// [`Shape::marks`].
+    fn learn(&mut self, text: &[u8], left: Left, end: usize, lines: bool) {
         // The marks are in order and inside the record; if they were not, no shape.
-        self.lines = self.cut(text, end).map(|()| lines);
+        self.lines = self.cut(text, left, end).map(|()| lines);
     }
 
     /// [`Shape::learn`]'s pieces and holes.
-    fn cut(&mut self, text: &[u8], end: usize) -> Option<()> {
-        self.pieces.clear();
-        self.holes.clear();
-        let mut from = 0;
+    fn cut(&mut self, text: &[u8], left: Left, end: usize) -> Option<()> {
+        let kept = match left.values.checked_sub(1) {
+            Some(last) => self.holes.get(last)?.piece_end,
+            None => 0,
+        };
+        self.pieces.truncate(kept);
+        self.holes.truncate(left.values);
+        let mut from = left.end;
         for mark in &self.marks {
             self.pieces.extend_from_slice(text.get(from..mark.start)?);
             self.holes.push(Hole {
@@ -438,7 +526,7 @@ mod shape_tests {
 
     /// Whether `shape` reads `text` itself, without [`scan_flat`].
     fn follows(shape: &Shape, text: &str) -> bool {
-        shape.follow(text, &mut RawJob::default()).is_some()
+        shape.follow(text, &mut RawJob::default()).is_ok()
     }
 
     #[test]
@@ -522,13 +610,16 @@ mod shape_tests {
         r#"["BackupJobId","1b5d04ff","AccountId","014763518180"]"#,
     ];
 
-    /// After [`LINE`], a changed record is read as [`scan_flat`] reads it; the record after
-    /// it, of [`LINE`]'s shape again, too, and the shape is [`LINE`]'s again.
+    /// After [`LINE`], a changed record is read as [`scan_flat`] reads it (and, if accepted,
+    /// its shape learned); the record after it, of [`LINE`]'s shape again, too, and the shape
+    /// is [`LINE`]'s again.
     fn changed_then_back(changed: &str, lines: bool) {
         let mut shape = Shape::default();
         let mut raw = RawJob::default();
         assert!(agree(LINE, lines, &mut raw, &mut shape).is_some());
-        agree(changed, lines, &mut raw, &mut shape);
+        if agree(changed, lines, &mut raw, &mut shape).is_some() {
+            assert!(follows(&shape, changed), "the shape {changed} taught");
+        }
         agree(LINE_2, lines, &mut raw, &mut shape);
         assert!(follows(&shape, LINE_3), "after {changed}");
         agree(LINE_3, lines, &mut raw, &mut shape);
@@ -838,7 +929,7 @@ mod shape_props {
         /// Record by record, with one shape carried along (as a chunk parse carries it; a
         /// chunk has one `lines` flag, the records here some the other),
         /// `scan_shaped` gives what `scan_flat` gives: the offset and, for an accepted
-        /// record, every member.
+        /// record, every member; and the shape then reads that record itself.
         #[test]
         fn shaped_scans_agree_with_flat_scans(
             layouts in prop::collection::vec(layout(), 1..4),
@@ -864,6 +955,9 @@ mod shape_props {
                 prop_assert_eq!(got, want, "offset of {:?}", text);
                 if got.is_some() {
                     prop_assert_eq!(raw.dump(), flat.dump(), "members of {:?}", text);
+                    // The shape is the record's now.
+                    let again = shape.follow(text, &mut RawJob::default()).ok();
+                    prop_assert_eq!(again, got, "the shape {:?} taught", text);
                 }
             }
         }
