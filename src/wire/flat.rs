@@ -54,7 +54,8 @@ const MAX_DECIMAL_DIGITS: usize = 15;
 
 /// Scans one flat object at the start of `text` (after optional JSON whitespace) into `raw`,
 /// which it resets first (the caller reuses one `RawJob` for many records: a `RawJob` is
-/// large, and returning it by value cost a copy or more per record). Returns the offset just
+/// large, and returning it by value cost a copy or more per record; `raw` must hold nothing
+/// but what the scanners put in it, see [`RawJob::reset_borrowed`]). Returns the offset just
 /// past the object's closing `}`, or `None` to fall back to serde (`raw` is then partly
 /// filled). With `lines` false, a line feed is not whitespace (a JSON Lines record ends at
 /// one). It tells `mark` where each value is, in order (for [`Shape::learn`]).
@@ -65,7 +66,7 @@ fn scan_flat<'t>(
     mark: impl FnMut(Mark),
 ) -> Option<usize> {
     let bytes = text.as_bytes();
-    raw.clear();
+    raw.reset_borrowed();
     let mut at = skip_space(bytes, 0, lines);
     if bytes.get(at) != Some(&b'{') {
         return None;
@@ -166,7 +167,7 @@ pub(super) fn scan_shaped<'t>(
 ) -> Option<usize> {
     let mut kept = Left::default();
     if shape.lines == Some(lines) {
-        raw.clear();
+        raw.reset_borrowed();
         match shape.follow(text, raw) {
             Ok(end) => return Some(end),
             Err(left) => kept = left,
@@ -182,6 +183,29 @@ pub(super) fn scan_shaped<'t>(
     }?;
     shape.learn(text.as_bytes(), kept, end, lines);
     Some(end)
+}
+
+/// One [`RawJob`], filled record after record by [`scan_shaped`] with one [`Shape`]: what a
+/// chunk parse keeps from one record to the next. Nothing else writes the record, so it only
+/// ever holds borrowed strings, which [`RawJob::reset_borrowed`] needs.
+#[derive(Default)]
+pub(super) struct Scanner<'t> {
+    raw: RawJob<'t>,
+    shape: Shape,
+}
+
+impl<'t> Scanner<'t> {
+    /// [`scan_shaped`] into the scanner's record: the offset past the record at the start of
+    /// `text`, or `None` to fall back to serde (the record is then partly filled, not to be
+    /// read).
+    pub(super) fn scan(&mut self, text: &'t str, lines: bool) -> Option<usize> {
+        scan_shaped(text, lines, &mut self.raw, &mut self.shape)
+    }
+
+    /// The record the last [`Scanner::scan`] that returned an offset filled.
+    pub(super) fn raw(&self) -> &RawJob<'t> {
+        &self.raw
+    }
 }
 
 /// The layout of the last record [`scan_shaped`] accepted: its pieces (the bytes between
@@ -500,23 +524,18 @@ mod shape_tests {
     const ELEMENT: &str = "        {\n            \"BackupJobId\": \"1b5d04ff-86dd\",\n            \"AccountId\": \"014763518180\",\n            \"CreationDate\": 1794182340.973,\n            \"IsParent\": false,\n            \"Region\": \"us-east-1\"\n        }";
     const ELEMENT_2: &str = "        {\n            \"BackupJobId\": \"\",\n            \"AccountId\": \"014763518181\",\n            \"CreationDate\": 1,\n            \"IsParent\": true,\n            \"Region\": \"eu-central-1\"\n        }";
 
-    /// Scans `text` with [`scan_shaped`] (into `raw`, as the callers reuse it, and `shape`)
-    /// and with [`scan_flat`] (into a new record) and asserts they agree: the same offset
-    /// and, for an accepted record, the same members (on `None` the record is partly filled,
-    /// by either, and unread). Returns the offset.
-    fn agree<'t>(
-        text: &'t str,
-        lines: bool,
-        raw: &mut RawJob<'t>,
-        shape: &mut Shape,
-    ) -> Option<usize> {
+    /// Scans `text` with `scanner` (as the callers do: one per chunk) and with [`scan_flat`]
+    /// (into a new record) and asserts they agree: the same offset and, for an accepted
+    /// record, the same members (on `None` the record is partly filled, by either, and
+    /// unread). Returns the offset.
+    fn agree<'t>(text: &'t str, lines: bool, scanner: &mut Scanner<'t>) -> Option<usize> {
         let mut flat = RawJob::default();
         let want = scan_flat(text, lines, &mut flat, |_| {});
-        let got = scan_shaped(text, lines, raw, shape);
+        let got = scanner.scan(text, lines);
         assert_eq!(got, want, "offset of {text:?} (lines: {lines})");
         if got.is_some() {
             assert_eq!(
-                raw.dump(),
+                scanner.raw.dump(),
                 flat.dump(),
                 "members of {text:?} (lines: {lines})"
             );
@@ -524,9 +543,9 @@ mod shape_tests {
         got
     }
 
-    /// Whether `shape` reads `text` itself, without [`scan_flat`].
-    fn follows(shape: &Shape, text: &str) -> bool {
-        shape.follow(text, &mut RawJob::default()).is_ok()
+    /// Whether the scanner's shape reads `text` itself, without [`scan_flat`].
+    fn follows(scanner: &Scanner<'_>, text: &str) -> bool {
+        scanner.shape.follow(text, &mut RawJob::default()).is_ok()
     }
 
     #[test]
@@ -536,22 +555,20 @@ mod shape_tests {
             (true, [LINE, LINE_2, LINE_3]),
             (true, [ELEMENT, ELEMENT_2, ELEMENT]),
         ] {
-            let mut shape = Shape::default();
-            let mut raw = RawJob::default();
-            assert!(agree(records[0], lines, &mut raw, &mut shape).is_some());
+            let mut scanner = Scanner::default();
+            assert!(agree(records[0], lines, &mut scanner).is_some());
             for _ in 0..3 {
                 for record in records {
-                    assert!(follows(&shape, record), "{record}");
-                    assert!(agree(record, lines, &mut raw, &mut shape).is_some());
+                    assert!(follows(&scanner, record), "{record}");
+                    assert!(agree(record, lines, &mut scanner).is_some());
                 }
             }
         }
-        let mut shape = Shape::default();
-        let mut raw = RawJob::default();
+        let mut scanner = Scanner::default();
         for empty in ["{}", " \t{ }", "{}", "\r{\n}\n", "{\n}"] {
-            agree(empty, true, &mut raw, &mut shape);
+            agree(empty, true, &mut scanner);
         }
-        assert!(follows(&shape, "{\n}"));
+        assert!(follows(&scanner, "{\n}"));
     }
 
     /// Records that differ from [`LINE`] in one place, each kind of place.
@@ -614,15 +631,14 @@ mod shape_tests {
     /// its shape learned); the record after it, of [`LINE`]'s shape again, too, and the shape
     /// is [`LINE`]'s again.
     fn changed_then_back(changed: &str, lines: bool) {
-        let mut shape = Shape::default();
-        let mut raw = RawJob::default();
-        assert!(agree(LINE, lines, &mut raw, &mut shape).is_some());
-        if agree(changed, lines, &mut raw, &mut shape).is_some() {
-            assert!(follows(&shape, changed), "the shape {changed} taught");
+        let mut scanner = Scanner::default();
+        assert!(agree(LINE, lines, &mut scanner).is_some());
+        if agree(changed, lines, &mut scanner).is_some() {
+            assert!(follows(&scanner, changed), "the shape {changed} taught");
         }
-        agree(LINE_2, lines, &mut raw, &mut shape);
-        assert!(follows(&shape, LINE_3), "after {changed}");
-        agree(LINE_3, lines, &mut raw, &mut shape);
+        agree(LINE_2, lines, &mut scanner);
+        assert!(follows(&scanner, LINE_3), "after {changed}");
+        agree(LINE_3, lines, &mut scanner);
     }
 
     #[test]
@@ -670,26 +686,24 @@ mod shape_tests {
             }
             for changed in &changed {
                 let changed = String::from_utf8_lossy(changed);
-                let mut shape = Shape::default();
-                let mut raw = RawJob::default();
-                agree(record, lines, &mut raw, &mut shape);
-                agree(&changed, lines, &mut raw, &mut shape);
-                agree(next, lines, &mut raw, &mut shape);
-                agree(record, lines, &mut raw, &mut shape);
+                let mut scanner = Scanner::default();
+                agree(record, lines, &mut scanner);
+                agree(&changed, lines, &mut scanner);
+                agree(next, lines, &mut scanner);
+                agree(record, lines, &mut scanner);
             }
         }
     }
 
     #[test]
     fn a_shape_is_for_one_lines_flag() {
-        let mut shape = Shape::default();
-        let mut raw = RawJob::default();
-        assert!(agree(ELEMENT, true, &mut raw, &mut shape).is_some());
-        assert!(agree(ELEMENT_2, false, &mut raw, &mut shape).is_none());
-        assert!(agree(ELEMENT_2, true, &mut raw, &mut shape).is_some());
-        assert!(agree(LINE, true, &mut raw, &mut shape).is_some());
-        assert!(agree(LINE_2, false, &mut raw, &mut shape).is_some());
-        assert!(follows(&shape, LINE_3));
+        let mut scanner = Scanner::default();
+        assert!(agree(ELEMENT, true, &mut scanner).is_some());
+        assert!(agree(ELEMENT_2, false, &mut scanner).is_none());
+        assert!(agree(ELEMENT_2, true, &mut scanner).is_some());
+        assert!(agree(LINE, true, &mut scanner).is_some());
+        assert!(agree(LINE_2, false, &mut scanner).is_some());
+        assert!(follows(&scanner, LINE_3));
     }
 }
 
@@ -926,10 +940,10 @@ mod shape_props {
             ..ProptestConfig::default()
         })]
 
-        /// Record by record, with one shape carried along (as a chunk parse carries it; a
-        /// chunk has one `lines` flag, the records here some the other),
-        /// `scan_shaped` gives what `scan_flat` gives: the offset and, for an accepted
-        /// record, every member; and the shape then reads that record itself.
+        /// Record by record, with one scanner carried along (as a chunk parse carries it; a
+        /// chunk has one `lines` flag, the records here some the other), the scanner
+        /// (`scan_shaped`) gives what `scan_flat` gives: the offset and, for an accepted
+        /// record, every member; and its shape then reads that record itself.
         #[test]
         fn shaped_scans_agree_with_flat_scans(
             layouts in prop::collection::vec(layout(), 1..4),
@@ -944,19 +958,18 @@ mod shape_props {
                 spans.push((start, all.len(), record.alone, lines != record.other_lines));
                 all.push('\n');
             }
-            let mut shape = Shape::default();
-            let mut raw = RawJob::default();
+            let mut scanner = Scanner::default();
             for &(start, end, alone, lines) in &spans {
                 let text = if alone { all.get(start..end) } else { all.get(start..) };
                 let text = text.unwrap_or_default();
                 let mut flat = RawJob::default();
                 let want = scan_flat(text, lines, &mut flat, |_| {});
-                let got = scan_shaped(text, lines, &mut raw, &mut shape);
+                let got = scanner.scan(text, lines);
                 prop_assert_eq!(got, want, "offset of {:?}", text);
                 if got.is_some() {
-                    prop_assert_eq!(raw.dump(), flat.dump(), "members of {:?}", text);
+                    prop_assert_eq!(scanner.raw.dump(), flat.dump(), "members of {:?}", text);
                     // The shape is the record's now.
-                    let again = shape.follow(text, &mut RawJob::default()).ok();
+                    let again = scanner.shape.follow(text, &mut RawJob::default()).ok();
                     prop_assert_eq!(again, got, "the shape {:?} taught", text);
                 }
             }

@@ -15,8 +15,9 @@
 //! - **Records** are read by a hand-written scanner for the flat shape the list APIs print
 //!   (`flat.rs`; a record laid out byte for byte like the one before it, but for its values,
 //!   is read by that layout, with no key lookups), falling back to serde_json for anything
-//!   unusual; both fill the same [`RawJob`], checked once by [`check`] into borrowed
-//!   [`JobFields`]. No allocation per job unless a string has escapes.
+//!   unusual; both fill the same [`RawJob`](crate::wire::records::RawJob), checked once by
+//!   [`check`] into borrowed [`JobFields`]. No allocation per job unless a string has
+//!   escapes.
 //! - **One record over several lines** (a single pretty-printed EventBridge event) with
 //!   nothing after it is that one record, `record 0`, rather than malformed JSON Lines.
 //! - **Limits**: a record (line or element) longer than [`MAX_RECORD_BYTES`], or an envelope
@@ -30,10 +31,10 @@ use crate::error::RecordError;
 use crate::record::{JobRecord, Region};
 use crate::schema::Operation;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::flat::{scan_shaped, Shape};
+use crate::wire::flat::Scanner;
 use crate::wire::records::{
     check, is_json_space, jobs_member, malformed_at, malformed_detail, malformed_in_line,
-    serde_document, Attempt, JobFields, JobSink, ObjectJob, RawJob, RecordSink, Relocation,
+    serde_document, Attempt, JobFields, JobSink, ObjectJob, RecordSink, Relocation,
 };
 
 /// Longest record (a JSON Lines line or an element of a document's list) and longest
@@ -855,9 +856,8 @@ impl JobChunk<'_> {
         // where.
         let text = std::str::from_utf8(bytes).ok().filter(|_| !self.serde_only);
         // One record for the fast path, reset in place per line, and the shape of the last
-        // line it read (see `scan_shaped`).
-        let mut raw = RawJob::default();
-        let mut shape = Shape::default();
+        // line it read (see `Scanner`).
+        let mut scanner = Scanner::default();
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
@@ -865,7 +865,7 @@ impl JobChunk<'_> {
             // Fast path: a flat record, then only spaces to the line feed.
             let fast = text
                 .and_then(|t| t.get(at..))
-                .and_then(|t| scan_shaped(t, false, &mut raw, &mut shape))
+                .and_then(|t| scanner.scan(t, false))
                 .and_then(|n| {
                     let mut end = at + n;
                     while let Some(b' ' | b'\t' | b'\r') = bytes.get(end) {
@@ -876,7 +876,7 @@ impl JobChunk<'_> {
             let (end, outcome) = match fast {
                 Some(end) => (
                     end,
-                    Some(check(self.op, &raw, region).and_then(|f| sink.job(&f))),
+                    Some(check(self.op, scanner.raw(), region).and_then(|f| sink.job(&f))),
                 ),
                 None => {
                     let end = bytes
@@ -941,9 +941,8 @@ impl JobChunk<'_> {
             .ok()
             .filter(|_| !self.serde_only);
         // One record for the fast path, reset in place per element, and the shape of the
-        // last element it read (see `scan_shaped`).
-        let mut raw = RawJob::default();
-        let mut shape = Shape::default();
+        // last element it read (see `Scanner`).
+        let mut scanner = Scanner::default();
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
@@ -952,14 +951,14 @@ impl JobChunk<'_> {
             } else {
                 let fast = text
                     .and_then(|t| t.get(span.start..span.end))
-                    .and_then(|t| scan_shaped(t, true, &mut raw, &mut shape))
+                    .and_then(|t| scanner.scan(t, true))
                     .is_some_and(|n| {
                         record
                             .get(n..)
                             .is_some_and(|r| r.iter().all(|&b| is_json_space(b)))
                     });
                 if fast {
-                    check(self.op, &raw, region).and_then(|f| sink.job(&f))
+                    check(self.op, scanner.raw(), region).and_then(|f| sink.job(&f))
                 } else {
                     match serde_json::from_slice::<ObjectJob<'_>>(record) {
                         Ok(ObjectJob(raw)) => {
