@@ -340,7 +340,9 @@ impl Shape {
     }
 }
 
-/// The offset past `piece` if `bytes` has it at `at`.
+/// The offset past `piece` if `bytes` has it at `at`. Slice equality (a `memcmp` call) was
+/// measured against comparing eight bytes at a time and against one masked 32-byte block per
+/// piece: both took more instructions and time on the bench's records.
 fn expect(bytes: &[u8], at: usize, piece: &[u8]) -> Option<usize> {
     let end = at + piece.len();
     (bytes.get(at..end)? == piece).then_some(end)
