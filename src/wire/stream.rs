@@ -13,9 +13,11 @@
 //!   at [`JobStream::finish`]. The scanner keeps a depth counter, not a stack, so nesting
 //!   depth costs nothing; serde's recursion limit rejects deep records.
 //! - **Records** are read by a hand-written scanner for the flat shape the list APIs print
-//!   (`flat.rs`), falling back to serde_json for anything unusual; both fill the same
-//!   [`RawJob`], checked once by [`check`] into borrowed [`JobFields`]. No allocation per job
-//!   unless a string has escapes.
+//!   (`flat.rs`; a record laid out byte for byte like the one before it, but for its values,
+//!   is read by that layout, with no key lookups), falling back to serde_json for anything
+//!   unusual; both fill the same [`RawJob`](crate::wire::records::RawJob), checked once by
+//!   [`check`] into borrowed [`JobFields`]. No allocation per job unless a string has
+//!   escapes.
 //! - **One record over several lines** (a single pretty-printed EventBridge event) with
 //!   nothing after it is that one record, `record 0`, rather than malformed JSON Lines.
 //! - **Limits**: a record (line or element) longer than [`MAX_RECORD_BYTES`], or an envelope
@@ -32,10 +34,10 @@ use crate::record::{JobRecord, Region};
 use crate::schema::Operation;
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
-use crate::wire::flat::scan_flat;
+use crate::wire::flat::Scanner;
 use crate::wire::records::{
     check, is_json_space, jobs_member, malformed_at, malformed_detail, malformed_in_line,
-    serde_document, Attempt, JobFields, JobSink, ObjectJob, RawJob, RecordSink, Relocation,
+    serde_document, Attempt, JobFields, JobSink, ObjectJob, RecordSink, Relocation,
 };
 
 /// Longest record (a JSON Lines line or an element of a document's list) and longest
@@ -925,8 +927,9 @@ impl JobChunk<'_> {
         // One UTF-8 check for the chunk; if it fails, every line goes to serde, which says
         // where.
         let text = std::str::from_utf8(bytes).ok().filter(|_| !self.serde_only);
-        // One record for the fast path, reset in place per line (see `scan_flat`).
-        let mut raw = RawJob::default();
+        // One record for the fast path, reset in place per line, and the shape of the last
+        // line it read (see `Scanner`).
+        let mut scanner = Scanner::default();
         let mut at = 0;
         while at < bytes.len() {
             let line_no = done.lines + 1;
@@ -934,7 +937,7 @@ impl JobChunk<'_> {
             // Fast path: a flat record, then only spaces to the line feed.
             let fast = text
                 .and_then(|t| t.get(at..))
-                .and_then(|t| scan_flat(t, false, &mut raw))
+                .and_then(|t| scanner.scan(t, false))
                 .and_then(|n| {
                     let mut end = at + n;
                     while let Some(b' ' | b'\t' | b'\r') = bytes.get(end) {
@@ -945,7 +948,7 @@ impl JobChunk<'_> {
             let (end, outcome) = match fast {
                 Some(end) => (
                     end,
-                    Some(check(self.op, &raw, region).and_then(|f| sink.job(&f))),
+                    Some(check(self.op, scanner.raw(), region).and_then(|f| sink.job(&f))),
                 ),
                 None => {
                     let end = bytes
@@ -1009,8 +1012,9 @@ impl JobChunk<'_> {
         let text = std::str::from_utf8(self.bytes)
             .ok()
             .filter(|_| !self.serde_only);
-        // One record for the fast path, reset in place per element (see `scan_flat`).
-        let mut raw = RawJob::default();
+        // One record for the fast path, reset in place per element, and the shape of the
+        // last element it read (see `Scanner`).
+        let mut scanner = Scanner::default();
         for (i, span) in spans.iter().enumerate() {
             let at = Position::Index(first + i);
             let record = self.bytes.get(span.start..span.end).unwrap_or_default();
@@ -1019,14 +1023,14 @@ impl JobChunk<'_> {
             } else {
                 let fast = text
                     .and_then(|t| t.get(span.start..span.end))
-                    .and_then(|t| scan_flat(t, true, &mut raw))
+                    .and_then(|t| scanner.scan(t, true))
                     .is_some_and(|n| {
                         record
                             .get(n..)
                             .is_some_and(|r| r.iter().all(|&b| is_json_space(b)))
                     });
                 if fast {
-                    check(self.op, &raw, region).and_then(|f| sink.job(&f))
+                    check(self.op, scanner.raw(), region).and_then(|f| sink.job(&f))
                 } else {
                     match serde_json::from_slice::<ObjectJob<'_>>(record) {
                         Ok(ObjectJob(raw)) => {
