@@ -104,7 +104,7 @@ fn twelve_digits(bytes: &[u8]) -> Option<u64> {
 
 /// The value of `n` ASCII digits (1 to 8) packed little-endian in `word` (first digit in the
 /// lowest byte, the bytes above `n` zero), or `None` if any of the `n` bytes is not a digit.
-fn digits(word: u64, n: u32) -> Option<u64> {
+pub(crate) fn digits(word: u64, n: u32) -> Option<u64> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     debug_assert!((1..=8).contains(&n));
     let mask = u64::MAX >> (64 - 8 * n);

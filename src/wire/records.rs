@@ -45,7 +45,7 @@ use serde::Deserialize;
 use crate::batch::Batch;
 use crate::error::RecordError;
 use crate::identity::{JobId, JobKey, Version};
-use crate::record::Fields;
+use crate::record::{self, Fields};
 use crate::record::{AccountId, JobRecord, MessageCategory, Region, ResourceType, MAX_NAME_CHARS};
 use crate::schema::{Field, MalwareScanner, Operation, RecordField, ScanResultStatus, State};
 use crate::time::UnixMillis;
@@ -798,41 +798,54 @@ fn millis_of_decimal(text: &str) -> Option<i64> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text.as_bytes()),
     };
-    let mut bytes = digits.iter();
-    let mut secs: i64 = 0;
-    let mut whole_digits = 0usize;
-    let mut point = false;
-    for &b in bytes.by_ref() {
-        match b {
-            b'0'..=b'9' => {
-                secs = secs.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
-                whole_digits += 1;
-            }
-            b'.' => {
-                point = true;
-                break;
-            }
-            _ => return None,
-        }
-    }
-    if whole_digits == 0 {
-        return None;
-    }
+    let (secs, fraction) = match ten_digit_seconds(digits) {
+        Some(read) => read,
+        None => whole_seconds(digits)?,
+    };
     let (mut ms, mut places) = (0i64, 0u32);
-    if point {
-        for &b in bytes {
-            if !b.is_ascii_digit() {
-                return None;
-            }
-            if places < 3 {
-                ms = ms * 10 + i64::from(b - b'0');
-                places += 1;
-            }
+    for &b in fraction {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        if places < 3 {
+            ms = ms * 10 + i64::from(b - b'0');
+            places += 1;
         }
     }
     let ms = ms * 10i64.pow(3 - places);
     let total = secs.checked_mul(1000)?.checked_add(ms)?;
     Some(if negative { -total } else { total })
+}
+
+/// Exactly ten whole digits (every date from 2001 to 2286), read as two words, then the end
+/// or a point: the seconds and the fraction's digits. `None` for anything else.
+fn ten_digit_seconds(digits: &[u8]) -> Option<(i64, &[u8])> {
+    let (ten, rest) = digits.split_first_chunk::<10>()?;
+    let (high, low) = ten.split_first_chunk::<8>()?;
+    let low: [u8; 2] = low.try_into().ok()?;
+    let secs = record::digits(u64::from_le_bytes(*high), 8)? * 100
+        + record::digits(u64::from(u16::from_le_bytes(low)), 2)?;
+    let fraction = match rest.split_first() {
+        None => rest,
+        Some((b'.', fraction)) if !fraction.is_empty() => fraction,
+        Some(_) => return None,
+    };
+    // Below 10^10: fits.
+    Some((i64::try_from(secs).ok()?, fraction))
+}
+
+/// The whole seconds of a decimal, byte by byte, and the fraction's digits (empty without a
+/// point); `None` without a whole digit, or for a byte that is neither digit nor point.
+fn whole_seconds(digits: &[u8]) -> Option<(i64, &[u8])> {
+    let mut secs: i64 = 0;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => secs = secs.checked_mul(10)?.checked_add(i64::from(b - b'0'))?,
+            b'.' if i > 0 => return Some((secs, digits.get(i + 1..).unwrap_or_default())),
+            _ => return None,
+        }
+    }
+    (!digits.is_empty()).then_some((secs, &[][..]))
 }
 
 /// The record's region: its `Region` member, else the first ARN with a region, else the
@@ -1267,6 +1280,56 @@ mod tests {
         ];
         for (text, ms) in cases {
             assert_eq!(millis_of_decimal(text), ms, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ten_digit_seconds_equal_the_byte_loop() {
+        // The two-word path against the byte loop alone, around its edges.
+        let byte_loop = |text: &str| {
+            let (negative, digits) = match text.as_bytes().split_first() {
+                Some((b'-', rest)) => (true, rest),
+                _ => (false, text.as_bytes()),
+            };
+            let (secs, fraction) = whole_seconds(digits)?;
+            let mut ms = 0i64;
+            let mut places = 0;
+            for &b in fraction {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                if places < 3 {
+                    ms = ms * 10 + i64::from(b - b'0');
+                    places += 1;
+                }
+            }
+            let total = secs * 1000 + ms * 10i64.pow(3 - places);
+            Some(if negative { -total } else { total })
+        };
+        let mut cases: Vec<String> = [
+            "1794182340.973",
+            "1794182340",
+            "1794182340.",
+            "-1794182340.5",
+            "9999999999.999999",
+            "0000000000.001",
+            "17941823400",
+            "179418234",
+            "1794182340..1",
+            "1794182340.9e",
+            "1794182340x",
+        ]
+        .map(String::from)
+        .to_vec();
+        for at in 0..14 {
+            for b in [b'0', b'9', b'/', b':', b'.', b'-', b'a', b' '] {
+                let mut t = b"1794182340.973".to_vec();
+                t[at] = b;
+                cases.push(String::from_utf8_lossy(&t).into_owned());
+            }
+        }
+        for text in cases {
+            assert_eq!(millis_of_decimal(&text), byte_loop(&text), "{text:?}");
         }
     }
 
