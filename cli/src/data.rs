@@ -3,8 +3,10 @@
 //!
 //! Each job file is streamed through [`JobStream`] in blocks of [`BLOCK_BYTES`]: every block's
 //! whole records are cut into one chunk per core and parsed on scoped threads, the outcomes
-//! merged in order, and the jobs added to the operation's table in batches. Memory stays
-//! bounded by the block, the batch and the table, never the file. A broken file stops the
+//! merged in order, and the jobs added to the operation's table in batches. With job ids
+//! ignored, blocks of [`COUNT_BLOCK_BYTES`] are counted into a scratch table per thread
+//! instead (see [`count_jobs`]), and a one-shot query keeps only the jobs it can count. Memory
+//! stays bounded by the block, the batch and the table, never the file. A broken file stops the
 //! command with an error naming the file (and the table is left as it was). With no job file
 //! at all the built-in demo data set is loaded instead (see [`crate::demo`]).
 
@@ -34,12 +36,12 @@ use crate::{clock, demo};
 /// terminal): 64 MiB.
 const PROGRESS_BYTES: u64 = 64 << 20;
 
-/// Bytes a job file is read at a time: 16 MiB.
+/// Bytes a job file is read at a time with job ids tracked: 16 MiB.
 const BLOCK_BYTES: u64 = 16 << 20;
 
 /// Block size when counting anonymous jobs. Measured on the 10M dump (2 cores, three runs
 /// each): 8 MiB cut into 16 chunks per core 1.23–1.25 s, into 8 per core 1.23–1.31 s;
-/// 16 MiB into 4 per core 1.26–1.36 s; 4 MiB 1.30–1.38 s; 2 MiB 1.45–1.46 s.
+/// 16 MiB into 4 per core 1.26–1.36 s; 4 MiB 1.30–1.35 s; 2 MiB 1.45–1.46 s.
 const COUNT_BLOCK_BYTES: u64 = 8 << 20;
 
 /// Chunks a block is cut into per core when counting anonymous jobs: threads take them in
