@@ -117,17 +117,25 @@ impl JobSink for RecordSink {
     }
 }
 
-/// Stages each job in the batch without building a record: names are interned straight
-/// from the input (a category is upper-cased first only when it has lower-case letters).
-impl JobSink for Batch {
-    fn job(&mut self, f: &JobFields<'_>) -> Result<(), RecordError> {
-        let category = f.job.category.map(|c| {
+impl JobFields<'_> {
+    /// The category as a table interns it: upper-cased (SPEC §3), copied only when it has
+    /// lower-case letters. Every sink that interns straight from the input goes through it.
+    pub(crate) fn folded_category(&self) -> Option<Cow<'_, str>> {
+        self.job.category.map(|c| {
             if c.bytes().any(|b| b.is_ascii_lowercase()) {
                 Cow::Owned(c.to_ascii_uppercase())
             } else {
                 Cow::Borrowed(c)
             }
-        });
+        })
+    }
+}
+
+/// Stages each job in the batch without building a record: names are interned straight
+/// from the input (the category folded first, see [`JobFields::folded_category`]).
+impl JobSink for Batch {
+    fn job(&mut self, f: &JobFields<'_>) -> Result<(), RecordError> {
+        let category = f.folded_category();
         let fields = Fields {
             category: category.as_deref(),
             ..f.job

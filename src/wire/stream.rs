@@ -30,7 +30,7 @@ use crate::batch::Batch;
 use crate::error::RecordError;
 use crate::intern::Packed;
 use crate::jobs::JobTable;
-use crate::record::{JobRecord, Region};
+use crate::record::{Fields, JobRecord, Region};
 use crate::schema::Operation;
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
@@ -93,7 +93,12 @@ struct Counting<'t, K> {
 impl<K: Fn(UnixMillis) -> bool> JobSink for Counting<'_, K> {
     fn job(&mut self, fields: &JobFields<'_>) -> Result<(), RecordError> {
         if (self.keep)(fields.job.creation) {
-            self.run.push(self.table.pack_fields(&fields.job)?);
+            let category = fields.folded_category();
+            let job = Fields {
+                category: category.as_deref(),
+                ..fields.job
+            };
+            self.run.push(self.table.pack_fields(&job)?);
             if self.run.len() == COUNT_RUN {
                 self.table.count_packed(&self.run);
                 self.run.clear();
