@@ -112,10 +112,11 @@ impl DataArgs {
     /// Loads the job files into `service` (or the demo data set when there are none and
     /// `demo` allows it) and the organization.
     ///
-    /// `only` is the one query a one-shot command will answer: with `--ignore-job-ids`, jobs
-    /// that query cannot count (another operation's, or created outside its window) are
-    /// parsed and checked but not kept. Job ids tracked, every job is kept: a later record
-    /// with the same id may move a job into the window or out of it.
+    /// `only` is the one query a one-shot command will answer, its operation and (unless it
+    /// continues from a NextToken, whose pinned clock may be a day earlier) its creation
+    /// window: with `--ignore-job-ids`, jobs that query cannot count are parsed and checked
+    /// but not kept. Job ids tracked, every job is kept: a later record with the same id may
+    /// move a job into the window or out of it.
     ///
     /// `now` dates the demo data set. Each file is reported on stderr as
     /// `loaded FILE: N jobs in S.SSs`.
@@ -124,7 +125,7 @@ impl DataArgs {
         now: UnixMillis,
         mut service: Service,
         demo: bool,
-        only: Option<(Operation, CreationWindow)>,
+        only: Option<(Operation, Option<CreationWindow>)>,
     ) -> Result<Dataset, Failure> {
         let organization = self
             .organization
@@ -232,12 +233,13 @@ enum Ids {
 struct Keep {
     /// Whether the file is the query's operation's (else none of its jobs is kept).
     any: bool,
-    window: CreationWindow,
+    /// The creation dates the query counts, if known.
+    window: Option<CreationWindow>,
 }
 
 impl Keep {
     fn keeps(&self, created: UnixMillis) -> bool {
-        self.any && self.window.contains(created)
+        self.any && self.window.is_none_or(|w| w.contains(created))
     }
 }
 
@@ -424,8 +426,10 @@ fn count_jobs(
             let mut parsed = work(&mut mine);
             // A worker that panicked (it cannot: parsing never panics) leaves its scratch
             // table in an unknown state: the load stops with an error, nothing is added.
-            for handle in handles {
-                parsed.extend(handle.join().map_err(|_| Loading::Panicked)?);
+            // Every worker is joined first (the scope would panic on an unjoined one).
+            let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+            for outcome in joined {
+                parsed.extend(outcome.map_err(|_| Loading::Panicked)?);
             }
             Ok((parsed, next_eof))
         })?;

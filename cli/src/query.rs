@@ -78,10 +78,18 @@ pub(crate) fn run(args: &QueryArgs) -> Result<(), Failure> {
     let now = args.data.now.unwrap_or_else(clock::system_now);
     let query_string = encode(&args.params);
     // The jobs this one query can count (a query that does not parse is refused by the
-    // service after loading, as it would be by a server: every job is loaded then).
+    // service after loading, as it would be by a server: every job is loaded then). A page
+    // after the first is counted at its token's pinned clock, up to a token's lifetime
+    // before `now`: then the operation alone decides.
     let only = Query::from_pairs_with_paging(op, form_urlencoded::parse(query_string.as_bytes()))
         .ok()
-        .map(|(query, _)| (op, query.creation_window(now)));
+        .map(|(query, paging)| {
+            let window = paging
+                .next_token()
+                .is_none()
+                .then(|| query.creation_window(now));
+            (op, window)
+        });
     let load_started = Instant::now();
     let dataset = args.data.load(now, Service::new(), true, only)?;
     let load_ms = load_started.elapsed().as_secs_f64() * 1e3;

@@ -355,6 +355,80 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
 }
 
 #[test]
+fn a_next_page_with_ignored_job_ids_counts_at_its_tokens_clock() -> TestResult {
+    // A NextToken pins the clock of its first page (up to 24 hours back): jobs on a day
+    // that was in that page's window, and is not in `now`'s, are still counted.
+    let dir = scratch("token_window")?;
+    let path = dir.join("backup.jsonl");
+    let jobs: String = ["EBS", "EFS", "RDS"]
+        .iter()
+        .map(|t| {
+            format!(
+                "{{\"AccountId\":\"123456789012\",\"Region\":\"us-east-1\",\"State\":\"COMPLETED\",\"ResourceType\":\"{t}\",\"CreationDate\":1794182400}}\n"
+            )
+        })
+        .collect();
+    fs::write(&path, jobs)?;
+    let path = path.to_str().ok_or("path")?;
+    let page = |now: &str, extra: &[&str]| {
+        run(&[
+            &[
+                "query",
+                "--operation",
+                "backup",
+                "--backup-jobs",
+                path,
+                "--now",
+                now,
+                "--param",
+                "AccountId=ANY",
+                "--param",
+                "State=ANY",
+                "--param",
+                "ResourceType=ANY",
+                "--param",
+                "MaxResults=1",
+            ][..],
+            extra,
+        ]
+        .concat())
+    };
+    // 2026-11-09 is the first day of the window at 2026-11-22, outside it at 2026-11-23.
+    let first = page("2026-11-22T23:00:00Z", &["--ignore-job-ids"])?;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first: Value = serde_json::from_slice(&first.stdout)?;
+    assert_eq!(rows(&first, "BackupJobSummaries")?.len(), 1);
+    let token = first
+        .get("NextToken")
+        .and_then(Value::as_str)
+        .ok_or("no NextToken")?;
+    let token = format!("NextToken={token}");
+    let tracked = page("2026-11-23T01:00:00Z", &["--param", &token])?;
+    let ignored = page(
+        "2026-11-23T01:00:00Z",
+        &["--param", &token, "--ignore-job-ids"],
+    )?;
+    assert!(
+        tracked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tracked.stderr)
+    );
+    assert!(
+        ignored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ignored.stderr)
+    );
+    assert_eq!(ignored.stdout, tracked.stdout);
+    let second: Value = serde_json::from_slice(&ignored.stdout)?;
+    assert_eq!(rows(&second, "BackupJobSummaries")?.len(), 1);
+    Ok(())
+}
+
+#[test]
 fn timing_repeats_and_prints_the_body_once() -> TestResult {
     let dir = scratch("timing")?;
     let path = dir.join("scan.jsonl");
