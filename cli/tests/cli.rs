@@ -81,6 +81,15 @@ fn generate(op: &str, jobs: &str, seed: &str) -> Result<String, Box<dyn Error>> 
 }
 
 /// CreationDate in ms, read exactly from the JSON number's digits (epoch seconds).
+/// `out` unless the command failed (then an error with its stderr).
+fn succeeded(out: Output) -> Result<Output, Box<dyn Error>> {
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned().into())
+    }
+}
+
 fn creation_ms(job: &Value) -> Result<i64, Box<dyn Error>> {
     let text = job
         .get("CreationDate")
@@ -300,18 +309,8 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
         ]
         .concat())
     };
-    let full = query(&[])?;
-    let kept = query(&["--ignore-job-ids"])?;
-    assert!(
-        full.status.success(),
-        "{}",
-        String::from_utf8_lossy(&full.stderr)
-    );
-    assert!(
-        kept.status.success(),
-        "{}",
-        String::from_utf8_lossy(&kept.stderr)
-    );
+    let full = succeeded(query(&[])?)?;
+    let kept = succeeded(query(&["--ignore-job-ids"])?)?;
     assert_eq!(kept.stdout, full.stdout);
     let stderr = String::from_utf8(kept.stderr)?;
     assert!(
@@ -407,21 +406,11 @@ fn a_next_page_with_ignored_job_ids_counts_at_its_tokens_clock() -> TestResult {
         .and_then(Value::as_str)
         .ok_or("no NextToken")?;
     let token = format!("NextToken={token}");
-    let tracked = page("2026-11-23T01:00:00Z", &["--param", &token])?;
-    let ignored = page(
+    let tracked = succeeded(page("2026-11-23T01:00:00Z", &["--param", &token])?)?;
+    let ignored = succeeded(page(
         "2026-11-23T01:00:00Z",
         &["--param", &token, "--ignore-job-ids"],
-    )?;
-    assert!(
-        tracked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&tracked.stderr)
-    );
-    assert!(
-        ignored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ignored.stderr)
-    );
+    )?)?;
     assert_eq!(ignored.stdout, tracked.stdout);
     let second: Value = serde_json::from_slice(&ignored.stdout)?;
     assert_eq!(rows(&second, "BackupJobSummaries")?.len(), 1);

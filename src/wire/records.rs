@@ -810,6 +810,15 @@ fn millis_of_decimal(text: &str) -> Option<i64> {
         Some(read) => read,
         None => whole_seconds(digits)?,
     };
+    let total = secs
+        .checked_mul(1000)?
+        .checked_add(fraction_millis(fraction)?)?;
+    Some(if negative { -total } else { total })
+}
+
+/// The milliseconds of a decimal's fraction digits (those below the millisecond truncated);
+/// `None` for a non-digit.
+fn fraction_millis(fraction: &[u8]) -> Option<i64> {
     let (mut ms, mut places) = (0i64, 0u32);
     for &b in fraction {
         if !b.is_ascii_digit() {
@@ -820,9 +829,7 @@ fn millis_of_decimal(text: &str) -> Option<i64> {
             places += 1;
         }
     }
-    let ms = ms * 10i64.pow(3 - places);
-    let total = secs.checked_mul(1000)?.checked_add(ms)?;
-    Some(if negative { -total } else { total })
+    Some(ms * 10i64.pow(3 - places))
 }
 
 /// Exactly ten whole digits (every date from 2001 to 2286), read as two words, then the end
@@ -1300,18 +1307,7 @@ mod tests {
                 _ => (false, text.as_bytes()),
             };
             let (secs, fraction) = whole_seconds(digits)?;
-            let mut ms = 0i64;
-            let mut places = 0;
-            for &b in fraction {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                if places < 3 {
-                    ms = ms * 10 + i64::from(b - b'0');
-                    places += 1;
-                }
-            }
-            let total = secs * 1000 + ms * 10i64.pow(3 - places);
+            let total = secs * 1000 + fraction_millis(fraction)?;
             Some(if negative { -total } else { total })
         };
         let mut cases: Vec<String> = [
