@@ -8,8 +8,8 @@
 //! - `wire_flat/{1,2}t`: the crate's parser (the hand-written flat-record scanner, serde_json
 //!   for anything unusual), records checked into `JobFields`, on 1 and 2 threads.
 //! - `count/{1,2}t`: the one-shot query's path (`JobChunk::count_into`): parsed, checked and
-//!   counted as anonymous jobs into one scratch table per thread, the tables merged at the
-//!   end; no I/O (the whole input is one buffer, cut into one chunk per thread).
+//!   counted as anonymous jobs into one `Tally` per thread, the tallies merged and added to a
+//!   table at the end; no I/O (the whole input is one buffer, cut into one chunk per thread).
 //! - `wire_serde/{1,2}t`: the same as `wire_flat`, with serde_json (borrowed `RawJob`, the parser before
 //!   issue 9) for every record.
 //! - `serde_json_only`, `sonic_rs_only`: deserializing each line into a borrowed struct with
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use backup_summaries::wire::{bench_count_jobs, JobStream};
-use backup_summaries::{JobTable, Operation, Region};
+use backup_summaries::{JobTable, Operation, Region, Tally};
 use backup_summaries_synth::{Config, Generator};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Deserialize;
@@ -124,18 +124,18 @@ fn parse(c: &mut Criterion) {
 }
 
 /// Counts every job of `input` as the one-shot query does: one chunk per thread, each
-/// counted into a scratch table of its own, the tables added up.
+/// counted into a tally of its own, the tallies merged and added to a table.
 fn count(input: &[u8], region: &Region, threads: usize) -> JobTable {
     let op = Operation::Backup;
     let mut stream = JobStream::new(op, Some(region));
     let cut = stream.cut(input, true, threads).expect("a valid input");
-    let mut scratch: Vec<JobTable> = cut.chunks().iter().map(|_| JobTable::new(op)).collect();
+    let mut tallies: Vec<Tally> = cut.chunks().iter().map(|_| Tally::new(op)).collect();
     let outcomes: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = cut
             .chunks()
             .iter()
-            .zip(scratch.iter_mut())
-            .map(|(chunk, table)| scope.spawn(move || chunk.count_into(table, |_| true)))
+            .zip(tallies.iter_mut())
+            .map(|(chunk, tally)| scope.spawn(move || chunk.count_into(tally, |_| true)))
             .collect();
         handles
             .into_iter()
@@ -146,10 +146,12 @@ fn count(input: &[u8], region: &Region, threads: usize) -> JobTable {
         stream.merge(done).expect("valid jobs");
     }
     stream.finish().expect("valid jobs");
-    let mut table = JobTable::new(op);
-    for t in &scratch {
-        table.add_counts_of(t).expect("one operation");
+    let mut all = Tally::new(op);
+    for t in &tallies {
+        all.merge(t).expect("one operation");
     }
+    let mut table = JobTable::new(op);
+    table.add_tally(&all).expect("one operation");
     table
 }
 

@@ -10,7 +10,7 @@ use proptest::test_runner::{Config as ProptestConfig, FileFailurePersistence};
 use backup_summaries::wire::{parse_jobs, IngestError, JobStream};
 use backup_summaries::{
     summarize, AccountId, Caller, JobRecord, JobTable, Operation, Organization, Query, Region,
-    UnixMillis,
+    Tally, UnixMillis,
 };
 
 fn config() -> ProptestConfig {
@@ -147,18 +147,22 @@ fn chunked(
 }
 
 /// Drives a [`JobStream`] as the CLI does with `--ignore-job-ids`: chunk `i` of every cut is
-/// counted into scratch table `i` (those `keep` keeps), and the scratch tables are added to
-/// one table once the whole input parsed. Returns the jobs parsed and the scratch tables.
+/// counted into tally `i` (the jobs `keep` keeps). With `pieces` (line counts, cycled), once
+/// a cut shows JSON Lines the rest of the input is cut by the caller instead, as the CLI's
+/// pieces are: runs of whole lines of those counts (none included), each made a chunk with
+/// [`JobStream::lines_chunk`] and counted into the tallies in turn. Returns the jobs parsed
+/// and the tallies.
 fn counted(
     input: &[u8],
     region: &Region,
     blocks: &[usize],
     parts: usize,
+    pieces: &[usize],
     keep: impl Fn(UnixMillis) -> bool + Copy,
-) -> Result<(usize, Vec<JobTable>), IngestError> {
+) -> Result<(usize, Vec<Tally>), IngestError> {
     let op = Operation::Backup;
     let mut stream = JobStream::new(op, Some(region));
-    let mut scratch: Vec<JobTable> = Vec::new();
+    let mut tallies: Vec<Tally> = Vec::new();
     let mut buf = Vec::new();
     let mut read = 0;
     for block in blocks.iter().cycle() {
@@ -168,16 +172,48 @@ fn counted(
         let at_eof = read == input.len();
         let cut = stream.cut(&buf, at_eof, parts)?;
         let consumed = cut.consumed();
-        scratch.resize_with(scratch.len().max(cut.chunks().len()), || JobTable::new(op));
-        for (chunk, table) in cut.chunks().iter().zip(scratch.iter_mut()) {
-            stream.merge(chunk.count_into(table, keep))?;
+        tallies.resize_with(tallies.len().max(cut.chunks().len()), || Tally::new(op));
+        for (chunk, tally) in cut.chunks().iter().zip(tallies.iter_mut()) {
+            stream.merge(chunk.count_into(tally, keep))?;
+        }
+        if !pieces.is_empty() && !at_eof && stream.lines_chunk(&[]).is_some() {
+            let from = read - buf.len() + consumed;
+            let rest = input.get(from..).unwrap_or_default();
+            // Every line with its line feed; the last one without, if the input lacks it.
+            let lines: Vec<&[u8]> = rest.split_inclusive(|&b| b == b'\n').collect();
+            tallies.resize_with(tallies.len().max(1), || Tally::new(op));
+            let mut at = 0;
+            for (k, n) in pieces.iter().cycle().enumerate() {
+                if at == lines.len() {
+                    break;
+                }
+                // Empty pieces too, but not only: every cycle takes a line at least.
+                let n = if pieces.iter().all(|&n| n == 0) {
+                    1
+                } else {
+                    *n
+                };
+                let take = n.min(lines.len() - at);
+                let bytes: usize = lines.iter().skip(at).take(take).map(|l| l.len()).sum();
+                let start: usize = lines.iter().take(at).map(|l| l.len()).sum();
+                at += take;
+                let piece = rest.get(start..start + bytes).unwrap_or_default();
+                // `None` cannot be (the stream reads JSON Lines); if it were, no jobs: a
+                // failure.
+                let Some(chunk) = stream.lines_chunk(piece) else {
+                    return Ok((0, tallies));
+                };
+                let tally = k % tallies.len();
+                stream.merge(chunk.count_into(&mut tallies[tally], keep))?;
+            }
+            return Ok((stream.finish()?, tallies));
         }
         buf.drain(..consumed);
         if at_eof && (buf.is_empty() || consumed == 0) {
             break;
         }
     }
-    Ok((stream.finish()?, scratch))
+    Ok((stream.finish()?, tallies))
 }
 
 /// Every cell of `table`, by a query splitting every dimension over the 14 days to `now`.
@@ -204,10 +240,11 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn counting_into_scratch_tables_equals_the_serial_parse(
+    fn counting_into_tallies_equals_the_serial_parse(
         input in input(),
         blocks in prop::collection::vec(1..400usize, 1..6),
         parts in 1..5usize,
+        pieces in prop::collection::vec(0..4usize, 0..4),
         days_back in 0..3i64,
     ) {
         // Records are created on 2026-11-26 or in 1970: a window of the last 14 days to a
@@ -219,14 +256,18 @@ proptest! {
             .map_err(|e| TestCaseError::fail(e.to_string()))?
             .creation_window(now);
         let serial = parse_jobs(Operation::Backup, &bytes, Some(&region));
-        let got = counted(&bytes, &region, &blocks, parts, |at| window.contains(at));
+        let got = counted(&bytes, &region, &blocks, parts, &pieces, |at| window.contains(at));
         match (serial, got) {
-            (Ok(records), Ok((jobs, scratch))) => {
+            (Ok(records), Ok((jobs, tallies))) => {
                 prop_assert_eq!(jobs, records.len());
-                let mut table = JobTable::new(Operation::Backup);
-                for t in &scratch {
-                    table.add_counts_of(t).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                // The tallies merged into one, which is added to a table.
+                let fail = |e: backup_summaries::BatchError| TestCaseError::fail(e.to_string());
+                let mut all = Tally::new(Operation::Backup);
+                for t in &tallies {
+                    all.merge(t).map_err(fail)?;
                 }
+                let mut table = JobTable::new(Operation::Backup);
+                table.add_tally(&all).map_err(fail)?;
                 let anonymous: Vec<JobRecord> = records
                     .iter()
                     .filter(|r| window.contains(r.creation_date()))
@@ -234,6 +275,7 @@ proptest! {
                     .collect();
                 let expected = JobTable::from_records(Operation::Backup, &anonymous)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(all.jobs(), anonymous.len() as u64);
                 prop_assert_eq!(table.len(), expected.len());
                 prop_assert_eq!(cells(&table, now)?, cells(&expected, now)?);
             }

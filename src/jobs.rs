@@ -550,49 +550,6 @@ impl JobTable {
         Ok(())
     }
 
-    /// Interns the fields of one anonymous job to count later with
-    /// [`JobTable::count_packed`]: the parser's path into a table, which interns each job as
-    /// it reads it (so an error names its record) and counts them in runs.
-    #[cfg(feature = "wire")]
-    pub(crate) fn pack_fields(
-        &mut self,
-        fields: &crate::record::Fields<'_>,
-    ) -> Result<Packed, RecordError> {
-        self.dims.pack(self.operation, fields)
-    }
-
-    /// Counts one job for each of `jobs`, packed by [`JobTable::pack_fields`] on this table.
-    /// In a run, the cell lookups of successive jobs (a few cache misses each, in a table of
-    /// many cells) do not wait for one another as they would between records.
-    #[cfg(feature = "wire")]
-    pub(crate) fn count_packed(&mut self, jobs: &[Packed]) {
-        for packed in jobs {
-            let word = self.word(&packed.ids);
-            self.count_word(packed.day, word);
-        }
-        if !jobs.is_empty() {
-            self.generation += 1;
-        }
-    }
-
-    /// One more job in the cell `(day, word)`, made if new: [`JobTable::add_to_word`] for a
-    /// caller that needs no cell id (one column fewer read per job).
-    #[cfg(feature = "wire")]
-    fn count_word(&mut self, day: i64, word: u128) {
-        if let Some(d) = self.days.get_mut(&day) {
-            if let Some(pos) = d.find(word, &self.hasher) {
-                if let Some(count) = d.counts.get_mut(pos) {
-                    *count += 1;
-                    self.jobs += 1;
-                    return;
-                }
-                debug_assert!(false, "day {day}: index position {pos} outside its columns");
-            }
-        }
-        let cell = self.cell(day, word);
-        self.add_to(cell, 1);
-    }
-
     /// Takes the job with id `id` out; `false` if no job has that id.
     pub fn remove(&mut self, id: &JobId) -> bool {
         self.remove_key(id.key())
@@ -910,6 +867,34 @@ impl JobTable {
         let mut batch = Batch::new(self.operation);
         batch.add_cells(&other.dims, other.cells());
         self.apply(batch).map(|a| a.inserted)
+    }
+
+    /// Adds the jobs `tally` counted (each an anonymous job, as if [`JobTable::push`]ed):
+    /// the end of a one-shot load. Returns how many.
+    ///
+    /// # Errors
+    /// If `tally` counts another operation's jobs, or together they hold more than 2^28
+    /// distinct values of a field (nothing is added then).
+    #[cfg(feature = "wire")]
+    pub fn add_tally(&mut self, tally: &crate::Tally) -> Result<u64, BatchError> {
+        crate::tally::check_joinable(self.operation, &self.dims, tally)?;
+        let maps = self.dims.absorb(&tally.dims);
+        let mut cells: Vec<(i64, [u32; PACKED], u64)> = tally
+            .counted()
+            .map(|(day, ids, n)| (day, remap(ids, &maps), n))
+            .collect();
+        // Day by day: each day's columns and index are made while in the cache.
+        cells.sort_unstable_by_key(|&(day, _, _)| day);
+        let mut added = 0;
+        for (day, ids, n) in cells {
+            let word = self.word(&ids);
+            self.add_to_word(day, word, n);
+            added += n;
+        }
+        if added > 0 {
+            self.generation += 1;
+        }
+        Ok(added)
     }
 
     /// Every non-empty cell: its day, its ids and its count.

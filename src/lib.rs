@@ -145,6 +145,8 @@ mod record;
 mod rows;
 mod schema;
 mod scope;
+#[cfg(feature = "wire")]
+mod tally;
 mod time;
 #[cfg(feature = "wire")]
 pub mod wire;
@@ -162,6 +164,8 @@ pub use record::{AccountId, JobRecord, MessageCategory, Region, ResourceType};
 pub use rows::{Row, Summary, SummaryRow};
 pub use schema::{Field, MalwareScanner, Operation, Param, RecordField, ScanResultStatus, State};
 pub use scope::{AccountSet, Caller, Organization, Role};
+#[cfg(feature = "wire")]
+pub use tally::Tally;
 pub use time::UnixMillis;
 
 /// The README's Rust examples, compiled and run as doc tests.

@@ -28,10 +28,9 @@
 
 use crate::batch::Batch;
 use crate::error::RecordError;
-use crate::intern::Packed;
-use crate::jobs::JobTable;
 use crate::record::{Fields, JobRecord, Region};
 use crate::schema::Operation;
+use crate::tally::{Key, Tally};
 use crate::time::UnixMillis;
 use crate::wire::error::{IngestError, Position};
 use crate::wire::flat::Scanner;
@@ -79,15 +78,15 @@ impl JobSink for Anonymous<'_> {
     }
 }
 
-/// Jobs interned before their cells are looked up, in a run (see [`JobTable::count_packed`]).
+/// Jobs interned before their cells are counted, in a run (see [`Tally::count_run`]).
 const COUNT_RUN: usize = 64;
 
-/// Counts every job of a chunk as anonymous into a table (see [`JobChunk::count_into`]).
+/// Counts every job of a chunk as anonymous into a tally (see [`JobChunk::count_into`]).
 struct Counting<'t, K> {
-    table: &'t mut JobTable,
+    tally: &'t mut Tally,
     keep: K,
     /// Interned, not yet counted; counted when full and when the chunk ends.
-    run: Vec<Packed>,
+    run: Vec<Key>,
 }
 
 impl<K: Fn(UnixMillis) -> bool> JobSink for Counting<'_, K> {
@@ -98,9 +97,9 @@ impl<K: Fn(UnixMillis) -> bool> JobSink for Counting<'_, K> {
                 category: category.as_deref(),
                 ..fields.job
             };
-            self.run.push(self.table.pack_fields(&job)?);
+            self.run.push(self.tally.key(&job)?);
             if self.run.len() == COUNT_RUN {
-                self.table.count_packed(&self.run);
+                self.tally.count_run(&self.run);
                 self.run.clear();
             }
         }
@@ -176,6 +175,15 @@ pub struct ChunkDone {
     jobs: usize,
     lines: usize,
     error: Option<IngestError>,
+}
+
+impl ChunkDone {
+    /// Whether the chunk stopped at a bad record (its error is reported by
+    /// [`JobStream::merge`]): chunks after it need not be parsed.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -315,6 +323,42 @@ impl JobStream {
         };
         self.base += cut.consumed;
         Ok(cut)
+    }
+
+    /// A chunk of JSON Lines the caller cut itself, once the stream reads JSON Lines (after
+    /// the cut that decided so; `None` before, and for a whole document). `bytes` must start
+    /// where a line starts (just after a line feed, or where the last cut stopped) and end
+    /// just after a line feed, or at the end of the input; the outcomes of such chunks are
+    /// merged in input order, with [`merge`](Self::merge), as a cut's are. With chunks cut
+    /// this way, threads can each read and parse their own part of a file (no cut between
+    /// them), and a line's position still comes from the lines merged before it.
+    ///
+    /// ```
+    /// use backup_summaries::wire::JobStream;
+    /// use backup_summaries::{JobTable, Operation, Tally};
+    /// let good = br#"{"AccountId":"123456789012","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
+    /// "#;
+    /// let bad = br#"{"AccountId":"12","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
+    /// "#;
+    /// let mut stream = JobStream::new(Operation::Backup, None);
+    /// let mut tally = Tally::new(Operation::Backup);
+    /// // The first cut decides the layout: JSON Lines.
+    /// for chunk in stream.cut(good, false, 1)?.chunks() {
+    ///     stream.merge(chunk.count_into(&mut tally, |_| true))?;
+    /// }
+    /// // Two more lines, cut by the caller (say, each read by a thread of its own).
+    /// let (second, third) = (stream.lines_chunk(good), stream.lines_chunk(bad));
+    /// let second = second.ok_or("JSON Lines")?.count_into(&mut tally, |_| true);
+    /// let third = third.ok_or("JSON Lines")?.count_into(&mut tally, |_| true);
+    /// assert!(!second.failed() && third.failed());
+    /// stream.merge(second)?;
+    /// let error = stream.merge(third).unwrap_err();
+    /// assert!(error.to_string().starts_with("line 3: invalid AccountId"), "{error}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn lines_chunk<'b>(&self, bytes: &'b [u8]) -> Option<JobChunk<'b>> {
+        matches!(self.phase, Phase::Lines).then(|| self.chunk(bytes, ChunkKind::Lines))
     }
 
     /// Takes the outcome of the next chunk, in order.
@@ -861,47 +905,47 @@ impl JobChunk<'_> {
     }
 
     /// Parses the chunk's records and counts each as an anonymous job (job ids ignored, as
-    /// with [`JobIds::Ignored`]) straight into `table`, if `keep` accepts its creation date:
-    /// no [`Batch`] in between, so a worker thread can count many chunks into a table of its
-    /// own, and the tables are merged once at the end ([`JobTable::add_counts_of`]). With a
-    /// query known beforehand, `keep` can be its [`CreationWindow`](crate::CreationWindow):
-    /// jobs outside it are still parsed and checked (and counted in the [`ChunkDone`]), but
-    /// not added.
+    /// with [`JobIds::Ignored`]) straight into `tally`, if `keep` accepts its creation date:
+    /// no [`Batch`] in between, so a worker thread can count many chunks into a tally of its
+    /// own, and the tallies are added to a table once at the end
+    /// ([`JobTable::add_tally`](crate::JobTable::add_tally)). With a query known beforehand, `keep` can be its
+    /// [`CreationWindow`](crate::CreationWindow): jobs outside it are still parsed and
+    /// checked (and counted in the [`ChunkDone`]), but not added.
     ///
     /// Unlike [`stage_into`](Self::stage_into), this is not all or nothing: after an error,
-    /// `table` holds the jobs before the failing record. Count into a scratch table and merge
-    /// it only once [`JobStream::merge`] and [`JobStream::finish`] accepted every chunk. The
-    /// records are checked against the stream's operation, and packed for `table`'s (which
-    /// should be the same).
+    /// `tally` holds the jobs before the failing record. Add it to a table only once
+    /// [`JobStream::merge`] and [`JobStream::finish`] accepted every chunk. The records are
+    /// checked against the stream's operation, and interned for `tally`'s (which should be
+    /// the same: [`JobTable::add_tally`](crate::JobTable::add_tally) refuses another operation's tally).
     ///
     /// # Examples
     /// ```
     /// use backup_summaries::wire::JobStream;
-    /// use backup_summaries::{JobTable, Operation, Query, UnixMillis};
+    /// use backup_summaries::{JobTable, Operation, Query, Tally, UnixMillis};
     /// let lines = br#"{"AccountId":"123456789012","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
     /// {"AccountId":"123456789012","Region":"eu-west-1","State":"FAILED","ResourceType":"EBS","CreationDate":1700000000}
     /// "#;
     /// let now = UnixMillis::new(1_764_201_599_000);
     /// let window = Query::builder(Operation::Backup).build()?.creation_window(now);
     /// let mut stream = JobStream::new(Operation::Backup, None);
-    /// let mut scratch = JobTable::new(Operation::Backup);
+    /// let mut tally = Tally::new(Operation::Backup);
     /// for chunk in stream.cut(lines, true, 2)?.chunks() {
-    ///     stream.merge(chunk.count_into(&mut scratch, |at| window.contains(at)))?;
+    ///     stream.merge(chunk.count_into(&mut tally, |at| window.contains(at)))?;
     /// }
     /// assert_eq!(stream.finish()?, 2); // both records parsed and checked,
     /// let mut table = JobTable::new(Operation::Backup);
-    /// table.add_counts_of(&scratch)?;
+    /// table.add_tally(&tally)?;
     /// assert_eq!(table.len(), 1); // one of them in the window
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn count_into(&self, table: &mut JobTable, keep: impl Fn(UnixMillis) -> bool) -> ChunkDone {
+    pub fn count_into(&self, tally: &mut Tally, keep: impl Fn(UnixMillis) -> bool) -> ChunkDone {
         let mut counting = Counting {
-            table,
+            tally,
             keep,
             run: Vec::with_capacity(COUNT_RUN),
         };
         let done = self.parse_into(&mut counting);
-        counting.table.count_packed(&counting.run);
+        counting.tally.count_run(&counting.run);
         done
     }
 
