@@ -4,25 +4,29 @@
 //! Each job file is streamed through [`JobStream`] in blocks of [`BLOCK_BYTES`]: every block's
 //! whole records are cut into one chunk per core and parsed on scoped threads, the outcomes
 //! merged in order, and the jobs added to the operation's table in batches. With job ids
-//! ignored, blocks of [`COUNT_BLOCK_BYTES`] are counted into a scratch table per thread
-//! instead (see [`count_jobs`]), and a one-shot query keeps only the jobs it can count. Memory
-//! stays bounded by the block, the batch and the table, never the file. A broken file stops the
-//! command with an error naming the file (and the table is left as it was). With no job file
-//! at all the built-in demo data set is loaded instead (see [`crate::demo`]).
+//! ignored, the jobs are counted into a [`Tally`] per thread instead (see [`count_jobs`]): JSON
+//! Lines by pieces each thread reads and parses itself, a whole document in blocks of
+//! [`COUNT_BLOCK_BYTES`]; and a one-shot query keeps only the jobs it can count. Memory stays
+//! bounded by the blocks or pieces, the batch and the table, never the file. A broken file
+//! stops the command with an error naming the file (and the table is left as it was). With no
+//! job file at all the built-in demo data set is loaded instead (see [`crate::demo`]).
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, IsTerminal as _, Read as _};
+use std::io::{self, IsTerminal as _, Read as _, Seek as _, SeekFrom};
 use std::num::NonZero;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use backup_summaries::wire::{ChunkDone, IngestError, JobChunk, JobIds, JobStream, Service};
+use backup_summaries::wire::{
+    ChunkDone, IngestError, JobChunk, JobIds, JobStream, Service, MAX_RECORD_BYTES,
+};
 use backup_summaries::{
     AccountId, Batch, BatchError, Caller, CreationWindow, JobTable, Operation, Organization,
-    Region, UnixMillis,
+    Region, Tally, UnixMillis,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -39,10 +43,23 @@ const PROGRESS_BYTES: u64 = 64 << 20;
 /// Bytes a job file is read at a time with job ids tracked: 16 MiB.
 const BLOCK_BYTES: u64 = 16 << 20;
 
-/// Block size when counting anonymous jobs. Measured on the 10M dump (2 cores, three runs
+/// Block size when counting anonymous jobs of a whole document (or a pipe). Measured on the 10M dump (2 cores, three runs
 /// each): 8 MiB cut into 16 chunks per core 1.23–1.25 s, into 8 per core 1.23–1.31 s;
 /// 16 MiB into 4 per core 1.26–1.36 s; 4 MiB 1.30–1.35 s; 2 MiB 1.45–1.46 s.
 const COUNT_BLOCK_BYTES: u64 = 8 << 20;
+
+/// The first block of a file whose jobs are counted: once the stream knows the file is JSON
+/// Lines, the rest is read by pieces (see [`count_jobs`]).
+const HEAD_BYTES: u64 = 256 << 10;
+
+/// Bytes of JSON Lines each thread reads and counts at a time, while they are in its cache.
+/// Measured on the 10M dump (2 cores, three interleaved runs each): 64 KiB 1.23–1.26 s,
+/// 128 KiB 1.20–1.22 s, 256 KiB 1.19–1.21 s, 512 KiB 1.17–1.19 s, 1 MiB 1.15–1.20 s, 2 MiB
+/// 1.19–1.23 s, 4 MiB 1.18–1.24 s.
+const PIECE_BYTES: u64 = 512 << 10;
+
+/// Bytes read past a piece's end at a time, for the rest of its last line.
+const OVERHANG_BYTES: u64 = 4 << 10;
 
 /// Chunks a block is cut into per core when counting anonymous jobs: threads take them in
 /// turn, so one slowed down (this thread also reads) holds the others up for a small chunk
@@ -369,12 +386,18 @@ fn stream_jobs(
     stream.finish().map_err(Loading::Record)
 }
 
-/// Reads `file` block by block and counts its jobs as anonymous (those `keep` keeps, or all).
-/// Each block is cut into [`CHUNKS_PER_THREAD`] chunks per core; worker threads take chunks
-/// in turn and count them into a scratch table of their own, and this thread, once it has
-/// read the next block, takes chunks too: no core waits at the end of a block for another
-/// that also had the reading to do. The scratch tables are added to `table` once the whole
-/// file parsed (so a broken file changes nothing). No batch per chunk, no applying.
+/// Counts the jobs of `file` as anonymous (those `keep` keeps, or all) into tallies, one per
+/// thread, added to `table` once the whole file parsed (so a broken file changes nothing).
+/// No batch per chunk, no applying.
+///
+/// The file is read block by block through the stream's cut until the stream knows its
+/// layout (blocks of [`HEAD_BYTES`] until then). JSON Lines in a regular file then go by
+/// pieces ([`Pieces`]): each thread reads its own and parses it while it is in the cache;
+/// what the file grew by meanwhile is read after them, the same way. A whole document (whose
+/// cut must scan it in order) or a pipe goes on block by block: each block of
+/// [`COUNT_BLOCK_BYTES`] is cut into [`CHUNKS_PER_THREAD`] chunks per core; worker threads take
+/// chunks in turn, and this thread, once it has read the next block, takes chunks too: no core
+/// waits at the end of a block for another that also had the reading to do.
 fn count_jobs(
     table: &mut JobTable,
     mut file: File,
@@ -385,47 +408,66 @@ fn count_jobs(
     let threads = thread::available_parallelism().map_or(1, NonZero::get);
     let op = table.operation();
     let mut stream = JobStream::new(op, Some(region));
-    // One scratch table per worker, and one for this thread.
-    let mut scratch: Vec<JobTable> = (0..threads).map(|_| JobTable::new(op)).collect();
-    let mut mine = JobTable::new(op);
+    // One tally per thread (this one included).
+    let mut tallies: Vec<Tally> = (0..threads).map(|_| Tally::new(op)).collect();
+    let by_pieces = PIECES && file.metadata().is_ok_and(|m| m.is_file());
+    // Small blocks until the stream has made its first chunk (the layout is known then).
+    let mut block = if by_pieces {
+        HEAD_BYTES
+    } else {
+        COUNT_BLOCK_BYTES
+    };
     let mut buf = Vec::new();
-    let mut at_eof = read_block(&mut file, &mut buf, COUNT_BLOCK_BYTES).map_err(Loading::Read)?;
+    let mut at_eof = read_block(&mut file, &mut buf, block).map_err(Loading::Read)?;
     let mut next = Vec::new();
+    // The file offset of `buf`'s first byte.
+    let mut offset = 0u64;
     loop {
         let cut = stream
             .cut(&buf, at_eof, threads * CHUNKS_PER_THREAD)
             .map_err(Loading::Record)?;
         let consumed = cut.consumed();
+        // JSON Lines, known from this cut on, and more of the file than this buffer: the
+        // rest goes by pieces (from where a line starts: the cut ends at one).
+        let rest = offset + consumed as u64;
+        let pieces_next = by_pieces
+            && !at_eof
+            && stream.lines_chunk(&[]).is_some()
+            && file.metadata().map_err(Loading::Read)?.len() > rest;
         let chunks = cut.into_chunks();
+        if !chunks.is_empty() {
+            block = COUNT_BLOCK_BYTES;
+        }
         next.clear();
         next.extend_from_slice(buf.get(consumed..).unwrap_or_default());
         let taken = AtomicUsize::new(0);
         // Chunks taken in turn, each one's outcome with its index.
-        let work = |table: &mut JobTable| {
+        let work = |tally: &mut Tally| {
             let mut done = Vec::new();
             loop {
                 let i = taken.fetch_add(1, Ordering::Relaxed);
                 let Some(chunk) = chunks.get(i) else {
                     return done;
                 };
-                done.push((i, count_chunk(chunk, table, keep)));
+                done.push((i, count_chunk(chunk, tally, keep)));
             }
         };
         let (parsed, next_eof) = thread::scope(|scope| {
             let work = &work;
+            let (mine, workers) = tallies.split_first_mut().ok_or(Loading::Panicked)?;
             // Collected: every worker must start before this thread reads.
-            let handles: Vec<_> = scratch
+            let handles: Vec<_> = workers
                 .iter_mut()
                 .map(|t| scope.spawn(move || work(t)))
                 .collect();
-            let next_eof = if at_eof {
-                Ok(true)
+            let next_eof = if at_eof || pieces_next {
+                Ok(at_eof)
             } else {
-                read_block(&mut file, &mut next, COUNT_BLOCK_BYTES)
+                read_block(&mut file, &mut next, block)
             };
-            let mut parsed = work(&mut mine);
-            // A worker that panicked (it cannot: parsing never panics) leaves its scratch
-            // table in an unknown state: the load stops with an error, nothing is added.
+            let mut parsed = work(mine);
+            // A worker that panicked (it cannot: parsing never panics) leaves its tally in
+            // an unknown state: the load stops with an error, nothing is added.
             // Every worker is joined first (the scope would panic on an unjoined one).
             let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
             for outcome in joined {
@@ -443,6 +485,21 @@ fn count_jobs(
             stream.merge(done).map_err(Loading::Record)?;
         }
         bar.inc(consumed as u64);
+        offset += consumed as u64;
+        if pieces_next {
+            let len = file.metadata().map_err(Loading::Read)?.len();
+            let pieces = Pieces::new(&file, offset, len, PIECE_BYTES, MAX_RECORD_BYTES);
+            for outcome in pieces.count(&stream, &mut tallies, keep, bar) {
+                let (done, end) = outcome?;
+                stream.merge(done).map_err(Loading::Record)?;
+                offset = end;
+            }
+            // On from where the last piece's lines ended: nothing, unless the file grew.
+            file.seek(SeekFrom::Start(offset)).map_err(Loading::Read)?;
+            buf.clear();
+            at_eof = read_block(&mut file, &mut buf, block).map_err(Loading::Read)?;
+            continue;
+        }
         let finished = at_eof && (consumed == 0 || next.is_empty());
         std::mem::swap(&mut buf, &mut next);
         at_eof = next_eof.map_err(Loading::Read)?;
@@ -451,17 +508,255 @@ fn count_jobs(
         }
     }
     let jobs = stream.finish().map_err(Loading::Record)?;
-    for counted in scratch.iter().chain([&mine]) {
-        table.add_counts_of(counted).map_err(Loading::Table)?;
+    // The tallies merged into one first (flat tables: cheaper than a table's cells), which
+    // is then added to the table day by day.
+    let (all, others) = tallies.split_first_mut().ok_or(Loading::Panicked)?;
+    for tally in others.iter() {
+        all.merge(tally).map_err(Loading::Table)?;
     }
+    table.add_tally(all).map_err(Loading::Table)?;
     Ok(jobs)
 }
 
-/// Parses one chunk, counting its jobs into `table`.
-fn count_chunk(chunk: &JobChunk<'_>, table: &mut JobTable, keep: Option<Keep>) -> ChunkDone {
+/// Whether this platform reads a file at an offset (`pread`), which pieces need.
+const PIECES: bool = cfg!(any(unix, windows));
+
+/// The rest of a JSON Lines file, from `from` (where a line starts) to `len`, in pieces of
+/// `piece` bytes. A line belongs to the piece its first byte is in.
+struct Pieces<'f> {
+    file: &'f File,
+    from: u64,
+    len: u64,
+    piece: u64,
+    /// The longest line the parse accepts: a piece's last line is read no further than this
+    /// (and a bit), its parse then says it is too long.
+    limit: usize,
+}
+
+/// A piece's bytes as read: `bytes[..filled]` (the vector only grows, so that a piece read
+/// into it is not first zeroed).
+#[derive(Default)]
+struct PieceBuf {
+    bytes: Vec<u8>,
+    filled: usize,
+}
+
+/// What a thread made of one piece: its outcome and the file offset where its lines end.
+type PieceDone = Result<(ChunkDone, u64), Loading>;
+
+impl<'f> Pieces<'f> {
+    fn new(file: &'f File, from: u64, len: u64, piece: u64, limit: usize) -> Self {
+        Self {
+            file,
+            from,
+            len,
+            piece: piece.max(1),
+            limit,
+        }
+    }
+
+    /// Counts the lines of every piece: each thread takes the next piece, reads it (and past
+    /// its end, the rest of its last line), and counts its lines into its own tally while they
+    /// are in its cache. Once a piece failed (a bad record, or a read error) no new piece is
+    /// taken. The outcomes, in file order, up to the last piece taken: merged in that order,
+    /// the first failure in the file is the one reported, as in a serial parse.
+    fn count(
+        &self,
+        stream: &JobStream,
+        tallies: &mut [Tally],
+        keep: Option<Keep>,
+        bar: &ProgressBar,
+    ) -> Vec<PieceDone> {
+        let count = self.len.saturating_sub(self.from).div_ceil(self.piece);
+        let next = AtomicU64::new(0);
+        let failed = AtomicBool::new(false);
+        let work = |tally: &mut Tally| {
+            let mut buf = PieceBuf::default();
+            let mut done: Vec<(u64, PieceDone)> = Vec::new();
+            while !failed.load(Ordering::Relaxed) {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= count {
+                    break;
+                }
+                let outcome = self.count_piece(k, stream, tally, keep, &mut buf);
+                if outcome.as_ref().map_or(true, |(d, _)| d.failed()) {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                let (start, end) = self.span(k);
+                bar.inc(end - start);
+                done.push((k, outcome));
+            }
+            done
+        };
+        let mut all = thread::scope(|scope| {
+            let work = &work;
+            let Some((mine, workers)) = tallies.split_first_mut() else {
+                return Vec::new();
+            };
+            let handles: Vec<_> = workers
+                .iter_mut()
+                .map(|t| scope.spawn(move || work(t)))
+                .collect();
+            let mut all = work(mine);
+            // A worker that panicked (it cannot: parsing never panics) leaves its tally in an
+            // unknown state: its outcome is an error before any piece's. Every worker is
+            // joined first (the scope would panic on an unjoined one).
+            for handle in handles {
+                match handle.join() {
+                    Ok(done) => all.extend(done),
+                    Err(_) => all.insert(0, (0, Err(Loading::Panicked))),
+                }
+            }
+            all
+        });
+        // Stable: a panicked worker's error stays before piece 0's own outcome.
+        all.sort_by_key(|&(k, _)| k);
+        // Pieces are taken in order, and each one taken has an outcome: no gaps, so the
+        // pieces before a failed one were all counted.
+        debug_assert!(
+            all.iter()
+                .filter(|(_, d)| !matches!(d, Err(Loading::Panicked)))
+                .zip(0..)
+                .all(|(&(k, _), n)| k == n),
+            "every piece up to the last taken counted once"
+        );
+        all.into_iter().map(|(_, done)| done).collect()
+    }
+
+    /// Where piece `k` starts and ends in the file.
+    fn span(&self, k: u64) -> (u64, u64) {
+        let start = self.from.saturating_add(k.saturating_mul(self.piece));
+        (start, start.saturating_add(self.piece).min(self.len))
+    }
+
+    /// Reads piece `k` and counts the lines that start in it into `tally`.
+    fn count_piece(
+        &self,
+        k: u64,
+        stream: &JobStream,
+        tally: &mut Tally,
+        keep: Option<Keep>,
+        buf: &mut PieceBuf,
+    ) -> PieceDone {
+        let (lines, at) = self.read(k, buf).map_err(Loading::Read)?;
+        let end = at + lines.end as u64;
+        let bytes = buf.bytes.get(..buf.filled).and_then(|b| b.get(lines));
+        let Some(chunk) = stream.lines_chunk(bytes.unwrap_or_default()) else {
+            // The caller made pieces of a stream that reads JSON Lines only.
+            debug_assert!(false, "pieces of a stream that is not JSON Lines");
+            return Err(Loading::Panicked);
+        };
+        Ok((count_chunk(&chunk, tally, keep), end))
+    }
+
+    /// Reads piece `k` into `buf`: where in `buf` the lines that start in the piece are, and
+    /// the file offset of `buf`'s first byte. The lines run from the first line start in the
+    /// piece to just after the line feed that ends the last of them, or to the end of the
+    /// file; or, if the last one is longer than the limit, to a byte beyond the limit (its
+    /// parse then stops with "too long" there).
+    fn read(&self, k: u64, buf: &mut PieceBuf) -> io::Result<(Range<usize>, u64)> {
+        let (start, end) = self.span(k);
+        // From the byte before the piece, which says whether a line starts at `start`.
+        let at = if k == 0 {
+            start
+        } else {
+            start.saturating_sub(1)
+        };
+        buf.filled = 0;
+        buf.read_at(self.file, at, end.saturating_sub(at) + OVERHANG_BYTES)?;
+        let read = buf.bytes.get(..buf.filled).unwrap_or_default();
+        let begin = if k == 0 {
+            0
+        } else {
+            read.iter()
+                .position(|&b| b == b'\n')
+                .map_or(read.len(), |i| i + 1)
+        };
+        // The piece's end in `buf` (sooner if the file shrank meanwhile).
+        let owned =
+            usize::try_from(end.saturating_sub(at)).map_or(buf.filled, |n| n.min(buf.filled));
+        if begin >= owned {
+            return Ok((begin..begin, at));
+        }
+        // Where the piece's last line starts; it ends at the first line feed from there.
+        let last = read
+            .get(begin..owned - 1)
+            .and_then(|r| r.iter().rposition(|&b| b == b'\n'))
+            .map_or(begin, |i| begin + i + 1);
+        let mut from = owned - 1;
+        loop {
+            let read = buf.bytes.get(..buf.filled).unwrap_or_default();
+            if let Some(i) = read
+                .get(from..)
+                .and_then(|r| r.iter().position(|&b| b == b'\n'))
+            {
+                return Ok((begin..from + i + 1, at));
+            }
+            from = buf.filled;
+            if buf.filled - last > self.limit {
+                return Ok((begin..buf.filled, at));
+            }
+            // Twice as much each time: a long line takes a few reads, not one per 4 KiB.
+            let more = (buf.filled - last).max(OVERHANG_BYTES as usize);
+            if buf.read_at(self.file, at + buf.filled as u64, more as u64)? == 0 {
+                return Ok((begin..buf.filled, at));
+            }
+        }
+    }
+}
+
+impl PieceBuf {
+    /// Appends up to `n` bytes of `file` from offset `at`; fewer only at the end of the file.
+    /// Returns how many.
+    fn read_at(&mut self, file: &File, at: u64, n: u64) -> io::Result<usize> {
+        let n = usize::try_from(n).map_err(|_| io::Error::other("a read larger than memory"))?;
+        let want = self.filled + n;
+        if self.bytes.len() < want {
+            self.bytes.resize(want, 0);
+        }
+        let mut got = 0;
+        while got < n {
+            let Some(into) = self.bytes.get_mut(self.filled + got..want) else {
+                break;
+            };
+            match read_at(file, into, at + got as u64) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.filled += got;
+        Ok(got)
+    }
+}
+
+/// One `pread`: bytes of `file` at offset `at`, without moving its cursor (on Unix).
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
+}
+
+/// One read at offset `at` (`seek_read`; the cursor, which pieces do not use, moves).
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, at)
+}
+
+/// Never called: [`PIECES`] is false where there is no positioned read.
+#[cfg(not(any(unix, windows)))]
+fn read_at(_: &File, _: &mut [u8], _: u64) -> io::Result<usize> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no positioned read",
+    ))
+}
+
+/// Parses one chunk, counting its jobs into `tally`.
+fn count_chunk(chunk: &JobChunk<'_>, tally: &mut Tally, keep: Option<Keep>) -> ChunkDone {
     match keep {
-        Some(keep) => chunk.count_into(table, |created| keep.keeps(created)),
-        None => chunk.count_into(table, |_| true),
+        Some(keep) => chunk.count_into(tally, |created| keep.keeps(created)),
+        None => chunk.count_into(tally, |_| true),
     }
 }
 
@@ -640,6 +935,114 @@ mod tests {
         let mut table = JobTable::new(Operation::Backup);
         table.reserve_identified(reservation(6_000));
         assert_eq!(table.identified_len(), 0);
+    }
+
+    /// Pieces of every size cover the file after `from` exactly once, each from a line
+    /// start to just after a line feed (or the end of the file): lines short and long (many
+    /// times a piece and the overhang), blank, CRLF, with and without a last line feed. With
+    /// a stale length (the file grew after it was taken), the pieces cover a prefix of whole
+    /// lines up to it at least. A line over the limit ends its piece's lines past the limit.
+    #[test]
+    fn pieces_own_every_line_once() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("sbs-pieces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for case in 0..24 {
+            let mut text = Vec::new();
+            for _ in 0..below(40) {
+                let len = match below(12) {
+                    0 => 0,
+                    1 => 3 * OVERHANG_BYTES + below(OVERHANG_BYTES),
+                    2 => OVERHANG_BYTES + below(OVERHANG_BYTES),
+                    _ => below(90),
+                };
+                text.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+                text.extend_from_slice(if below(4) == 0 { b"\r\n" } else { b"\n" });
+            }
+            if case % 2 == 1 {
+                text.extend_from_slice(b"no line feed at the end");
+            }
+            let path = dir.join(format!("case{case}"));
+            std::fs::write(&path, &text)?;
+            let file = File::open(&path)?;
+            let len = text.len() as u64;
+            // From the start, or from a later line start.
+            let later = text.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1) as u64;
+            for (from, seen, limit) in [
+                (0, len, MAX_RECORD_BYTES),
+                (later, len, MAX_RECORD_BYTES),
+                (0, len * 2 / 3, MAX_RECORD_BYTES),
+                // Between the long lines' lengths, above the overhang.
+                (later, len, 2 * OVERHANG_BYTES as usize + 100),
+                (0, len, 150),
+            ] {
+                for piece in [1, 2, 3, 7, 64, 1000, OVERHANG_BYTES + 1, 1 << 14, 1 << 20] {
+                    // Byte-sized pieces of a long file: slow, and no more telling.
+                    if piece < 7 && len > 20_000 {
+                        continue;
+                    }
+                    let what = format!(
+                        "case {case}, from {from}, length {seen}, limit {limit}, piece {piece}"
+                    );
+                    let pieces = Pieces::new(&file, from, seen, piece, limit);
+                    let mut buf = PieceBuf::default();
+                    let mut covered = Vec::new();
+                    let count = seen.saturating_sub(from).div_ceil(piece);
+                    let spans: u64 = (0..count).map(|k| pieces.span(k)).map(|(s, e)| e - s).sum();
+                    assert_eq!(spans, seen - from, "{what}: the pieces cover the length");
+                    for k in 0..count {
+                        let (lines, at) = pieces.read(k, &mut buf)?;
+                        let owned = buf
+                            .bytes
+                            .get(..buf.filled)
+                            .and_then(|b| b.get(lines.clone()));
+                        let owned = owned.ok_or("a range outside the buffer")?;
+                        assert!(
+                            owned.is_empty()
+                                || at + lines.start as u64 == from + covered.len() as u64,
+                            "{what}, k {k}: a gap or an overlap"
+                        );
+                        covered.extend_from_slice(owned);
+                        let at_end = from as usize + covered.len() == text.len();
+                        if !(owned.is_empty() || owned.ends_with(b"\n") || at_end) {
+                            // Cut inside its last line: only one over the limit.
+                            let last = owned.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                            assert!(
+                                owned.len() - last > limit,
+                                "{what}, k {k}: cut inside a line"
+                            );
+                            break;
+                        }
+                    }
+                    let prefix = text.get(from as usize..from as usize + covered.len());
+                    assert!(prefix == Some(&covered[..]), "{what}: not the file's bytes");
+                    let over_limit = text
+                        .get(from as usize..)
+                        .unwrap_or_default()
+                        .split(|&b| b == b'\n')
+                        .any(|line| line.len() > limit);
+                    if !over_limit {
+                        assert!(covered.len() as u64 >= seen - from, "{what}: short");
+                        let at_end = from as usize + covered.len() == text.len();
+                        assert!(
+                            at_end || covered.ends_with(b"\n"),
+                            "{what}: ends inside a line"
+                        );
+                        if seen == len {
+                            assert_eq!(from as usize + covered.len(), text.len(), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 
     fn ids(set: &backup_summaries::AccountSet) -> Vec<String> {

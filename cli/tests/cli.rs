@@ -263,7 +263,8 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
     // the jobs its window counts (issue 9): the body is the one a full load gives, and a bad
     // record outside the window still stops the command.
     let dir = scratch("window")?;
-    let jobs = generate("backup", "3000", "8")?;
+    // Over a MiB: the first 256 KiB go through the stream's cut, the rest by pieces.
+    let jobs = generate("backup", "6000", "8")?;
     let mut in_window = 0;
     let mut outside = 0;
     for line in jobs.lines() {
@@ -312,10 +313,35 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
     let full = succeeded(query(&[])?)?;
     let kept = succeeded(query(&["--ignore-job-ids"])?)?;
     assert_eq!(kept.stdout, full.stdout);
+    // With a byte order mark first (the layout is decided after it, the pieces follow).
+    let bom = dir.join("bom.jsonl");
+    fs::write(&bom, [&b"\xEF\xBB\xBF"[..], jobs.as_bytes()].concat())?;
+    let with_bom = run(&[
+        "query",
+        "--operation",
+        "backup",
+        "--backup-jobs",
+        bom.to_str().ok_or("path")?,
+        "--copy-jobs",
+        copies,
+        "--now",
+        NOW,
+        "--all-pages",
+        "--param",
+        "AccountId=ANY",
+        "--param",
+        "State=ANY",
+        "--param",
+        "ResourceType=ANY",
+        "--param",
+        "MessageCategory=ANY",
+        "--ignore-job-ids",
+    ])?;
+    assert_eq!(succeeded(with_bom)?.stdout, full.stdout);
     let stderr = String::from_utf8(kept.stderr)?;
     assert!(
         stderr.contains(&format!(
-            "loaded {path}: 3000 jobs ({in_window} kept for the query) in "
+            "loaded {path}: 6000 jobs ({in_window} kept for the query) in "
         )),
         "{stderr}"
     );
@@ -325,31 +351,40 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
         )),
         "another operation's jobs are checked, not kept: {stderr}"
     );
-    // A bad record created long before the window still stops the load.
-    let broken = dir.join("broken.jsonl");
-    fs::write(
-        &broken,
-        format!(
-            "{jobs}{{\"AccountId\": \"12\", \"State\": \"COMPLETED\", \"ResourceType\": \"EBS\", \"CreationDate\": 1000000000}}\n"
+    // A bad record created long before the window still stops the load, named by its line:
+    // in a piece after the first (line 4501, before another bad one at the end, which the
+    // other thread may find first), and at the very end (line 6001).
+    let bad = "{\"AccountId\": \"12\", \"State\": \"COMPLETED\", \"ResourceType\": \"EBS\", \"CreationDate\": 1000000000}\n";
+    let lines: Vec<&str> = jobs.split_inclusive('\n').collect();
+    let (head, tail) = lines.split_at(4500);
+    for (name, text, line) in [
+        (
+            "middle.jsonl",
+            format!("{}{bad}{}{bad}", head.concat(), tail.concat()),
+            "line 4501",
         ),
-    )?;
-    let broken = broken.to_str().ok_or("path")?;
-    let out = run(&[
-        "query",
-        "--operation",
-        "backup",
-        "--ignore-job-ids",
-        "--now",
-        NOW,
-        "--backup-jobs",
-        broken,
-    ])?;
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8(out.stderr)?;
-    assert!(
-        stderr.contains("line 3001") && stderr.contains("AccountId"),
-        "{stderr}"
-    );
+        ("end.jsonl", format!("{jobs}{bad}"), "line 6001"),
+    ] {
+        let broken = dir.join(name);
+        fs::write(&broken, text)?;
+        let broken = broken.to_str().ok_or("path")?;
+        let out = run(&[
+            "query",
+            "--operation",
+            "backup",
+            "--ignore-job-ids",
+            "--now",
+            NOW,
+            "--backup-jobs",
+            broken,
+        ])?;
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8(out.stderr)?;
+        assert!(
+            stderr.contains(&format!("{line}: invalid AccountId")),
+            "{stderr}"
+        );
+    }
     Ok(())
 }
 
