@@ -27,6 +27,9 @@ use crate::intern::{remap, Dims, Packed, MAX_SYMBOLS, PACKED};
 use crate::record::Fields;
 use crate::schema::{Operation, RecordField};
 
+/// Cells of another tally merged between two checks for room.
+const MERGE_RUN: usize = 1024;
+
 /// Slots of a tally's first table (32 KiB); it doubles when three quarters full.
 const INITIAL_SLOTS: usize = 1024;
 
@@ -201,14 +204,19 @@ impl Tally {
     pub fn merge(&mut self, other: &Self) -> Result<(), BatchError> {
         check_joinable(self.operation, &self.dims, other)?;
         let maps = self.dims.absorb(&other.dims);
-        self.reserve(other.cells);
-        for (key, n) in other.entries() {
-            let key = Key {
-                ids: remap(key.ids, &maps),
-                day: key.day,
-            };
-            let at = self.hash(&key) as usize & (self.slots.len() - 1);
-            self.add_at(at, key, n);
+        // Room for a run at a time: tallies of one file's threads share most cells, so
+        // room for all of `other`'s would double the table for nothing.
+        let mut entries = other.entries().peekable();
+        while entries.peek().is_some() {
+            self.reserve(MERGE_RUN);
+            let mask = self.slots.len() - 1;
+            for (key, n) in entries.by_ref().take(MERGE_RUN) {
+                let key = Key {
+                    ids: remap(key.ids, &maps),
+                    day: key.day,
+                };
+                self.add_at(self.hash(&key) as usize & mask, key, n);
+            }
         }
         Ok(())
     }
@@ -395,6 +403,25 @@ mod tests {
             assert_eq!(table.add_tally(&tally)?, 9_000);
             assert_eq!(cells(&table), cells(&pushed(&jobs)?));
         }
+        // Merged (in runs: the table grows on the way) into an empty tally, then into one
+        // that holds a third of the jobs: the same cells, counted once and twice.
+        let mut whole = Tally::new(Operation::Backup);
+        count(&mut whole, &jobs, 64)?;
+        let mut merged = Tally::new(Operation::Backup);
+        merged.merge(&whole)?;
+        assert_eq!((merged.jobs(), merged.cells()), (9_000, 3_000));
+        let mut third = Tally::new(Operation::Backup);
+        count(&mut third, jobs.get(..3_000).ok_or("jobs")?, 64)?;
+        third.merge(&merged)?;
+        assert_eq!((third.jobs(), third.cells()), (12_000, 3_000));
+        let mut table = JobTable::new(Operation::Backup);
+        table.add_tally(&third)?;
+        let again: Vec<JobRecord> = jobs
+            .iter()
+            .chain(jobs.get(..3_000).ok_or("jobs")?)
+            .cloned()
+            .collect();
+        assert_eq!(cells(&table), cells(&pushed(&again)?));
         Ok(())
     }
 
