@@ -284,7 +284,7 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
     let copies = dir.join("copy.jsonl");
     fs::write(&copies, generate("copy", "50", "8")?)?;
     let (path, copies) = (path.to_str().ok_or("path")?, copies.to_str().ok_or("path")?);
-    let query = |extra: &[&str]| {
+    let query_file = |path: &str, extra: &[&str]| {
         run(&[
             &[
                 "query",
@@ -310,33 +310,14 @@ fn ignored_job_ids_keep_only_what_the_one_query_counts() -> TestResult {
         ]
         .concat())
     };
+    let query = |extra: &[&str]| query_file(path, extra);
     let full = succeeded(query(&[])?)?;
     let kept = succeeded(query(&["--ignore-job-ids"])?)?;
     assert_eq!(kept.stdout, full.stdout);
     // With a byte order mark first (the layout is decided after it, the pieces follow).
     let bom = dir.join("bom.jsonl");
     fs::write(&bom, [&b"\xEF\xBB\xBF"[..], jobs.as_bytes()].concat())?;
-    let with_bom = run(&[
-        "query",
-        "--operation",
-        "backup",
-        "--backup-jobs",
-        bom.to_str().ok_or("path")?,
-        "--copy-jobs",
-        copies,
-        "--now",
-        NOW,
-        "--all-pages",
-        "--param",
-        "AccountId=ANY",
-        "--param",
-        "State=ANY",
-        "--param",
-        "ResourceType=ANY",
-        "--param",
-        "MessageCategory=ANY",
-        "--ignore-job-ids",
-    ])?;
+    let with_bom = query_file(bom.to_str().ok_or("path")?, &["--ignore-job-ids"])?;
     assert_eq!(succeeded(with_bom)?.stdout, full.stdout);
     let stderr = String::from_utf8(kept.stderr)?;
     assert!(
