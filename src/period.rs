@@ -112,10 +112,11 @@ impl DayGrid {
 /// ```
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct CreationWindow {
-    /// First day counted (days since the epoch, UTC).
-    first_day: i64,
-    /// First day after the window.
-    end_day: i64,
+    /// The start of the first day counted (ms since the epoch, UTC; wider than an instant,
+    /// so that no day's start saturates).
+    start_ms: i128,
+    /// The start of the first day after the window.
+    end_ms: i128,
 }
 
 impl CreationWindow {
@@ -123,14 +124,20 @@ impl CreationWindow {
     pub(crate) fn of(buckets: Buckets) -> Self {
         let first_day = buckets.day_range(0).0;
         let end_day = buckets.day_range(buckets.count().saturating_sub(1)).1;
-        Self { first_day, end_day }
+        // `at`'s day is in `first_day..end_day` iff `at` is in `start_ms..end_ms`: no
+        // division per job.
+        let start = |day: i64| i128::from(day) * i128::from(DAY_MS);
+        Self {
+            start_ms: start(first_day),
+            end_ms: start(end_day),
+        }
     }
 
     /// Whether a job created at `at` falls in a period of the query.
     #[must_use]
     #[inline]
     pub fn contains(&self, at: UnixMillis) -> bool {
-        (self.first_day..self.end_day).contains(&at.day())
+        (self.start_ms..self.end_ms).contains(&i128::from(at.as_millis()))
     }
 }
 
@@ -240,6 +247,45 @@ mod tests {
             assert!(!w.contains(at(end_day)), "{period}");
             assert_eq!(b.of(at(first_day)), Some(0));
             assert_eq!(b.of(UnixMillis::new(end_day * DAY_MS - 1)), Some(last));
+        }
+    }
+
+    /// The window compares instants with its days' starts (no division per job): the same
+    /// as comparing days, also at the ends of the instants' range.
+    #[test]
+    fn the_creation_window_holds_the_instants_of_its_days_at_any_clock() {
+        let far = [
+            i64::MIN,
+            i64::MIN + 1,
+            -DAY_MS - 1,
+            -1,
+            0,
+            1,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for now in far.into_iter().chain([NOW.as_millis()]) {
+            for (period, grid) in [
+                (AggregationPeriod::OneDay, DayGrid::ThroughToday),
+                (AggregationPeriod::FourteenDays, DayGrid::PriorFullDays),
+            ] {
+                let b = Buckets::new(period, grid, UnixMillis::new(now));
+                let w = CreationWindow::of(b);
+                let (first_day, _) = b.day_range(0);
+                let (_, end_day) = b.day_range(b.count() - 1);
+                let near = [-DAY_MS - 1, -DAY_MS, -1, 0, 1, DAY_MS - 1, DAY_MS];
+                let ats = far
+                    .into_iter()
+                    .chain(near.into_iter().map(|d| now.saturating_add(d)))
+                    .chain(
+                        near.into_iter()
+                            .map(|d| first_day.saturating_mul(DAY_MS).saturating_add(d)),
+                    );
+                for at in ats.map(UnixMillis::new) {
+                    let by_day = (first_day..end_day).contains(&at.day());
+                    assert_eq!(w.contains(at), by_day, "now {now}, {period}, at {at:?}");
+                }
+            }
         }
     }
 
