@@ -714,6 +714,37 @@ fn serve_answers_http_on_a_free_port() -> TestResult {
 }
 
 #[test]
+fn serve_with_ignored_job_ids_answers_as_with_them() -> TestResult {
+    // Over a MiB, so the load with --ignore-job-ids goes by pieces (and keeps every job: a
+    // server has no one query's window).
+    let dir = scratch("serve-ignored")?;
+    let path = dir.join("backup.jsonl");
+    let jobs = generate("backup", "6000", "5")?;
+    fs::write(&path, &jobs)?;
+    let first: Value = serde_json::from_str(jobs.lines().next().ok_or("no job")?)?;
+    let account = first
+        .get("AccountId")
+        .and_then(Value::as_str)
+        .ok_or("no AccountId")?;
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={account}/20261127/us-east-1/backup/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let path = path.to_str().ok_or("path")?;
+    let target =
+        "/audit/backup-job-summaries?State=ANY&ResourceType=ANY&AggregationPeriod=FOURTEEN_DAYS";
+    let mut answers = Vec::new();
+    for extra in [&[][..], &["--ignore-job-ids"][..]] {
+        let server = Server::start(&[&["--backup-jobs", path][..], extra].concat())?;
+        let reply = server.get(target, Some(&auth))?;
+        assert_eq!(reply.status, 200);
+        answers.push(rows(&reply.json()?, "BackupJobSummaries")?.clone());
+    }
+    assert!(!answers[0].is_empty());
+    assert_eq!(answers[0], answers[1]);
+    Ok(())
+}
+
+#[test]
 fn serve_without_job_files_serves_the_demo_data_set() -> TestResult {
     let server = Server::start(&[])?;
     // No Authorization header: the default account (the demo's management account).
