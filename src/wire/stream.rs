@@ -335,7 +335,7 @@ impl JobStream {
     ///
     /// ```
     /// use backup_summaries::wire::JobStream;
-    /// use backup_summaries::{JobTable, Operation, Tally};
+    /// use backup_summaries::{Operation, Tally};
     /// let good = br#"{"AccountId":"123456789012","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
     /// "#;
     /// let bad = br#"{"AccountId":"12","Region":"eu-west-1","State":"COMPLETED","ResourceType":"EBS","CreationDate":1764115200}
@@ -908,15 +908,16 @@ impl JobChunk<'_> {
     /// with [`JobIds::Ignored`]) straight into `tally`, if `keep` accepts its creation date:
     /// no [`Batch`] in between, so a worker thread can count many chunks into a tally of its
     /// own, and the tallies are added to a table once at the end
-    /// ([`JobTable::add_tally`](crate::JobTable::add_tally)). With a query known beforehand, `keep` can be its
-    /// [`CreationWindow`](crate::CreationWindow): jobs outside it are still parsed and
-    /// checked (and counted in the [`ChunkDone`]), but not added.
+    /// ([`JobTable::add_tally`](crate::JobTable::add_tally)). With a query known beforehand,
+    /// `keep` can be its [`CreationWindow`](crate::CreationWindow): jobs outside it are still
+    /// parsed and checked (and counted in the [`ChunkDone`]), but not added.
     ///
     /// Unlike [`stage_into`](Self::stage_into), this is not all or nothing: after an error,
     /// `tally` holds the jobs before the failing record. Add it to a table only once
     /// [`JobStream::merge`] and [`JobStream::finish`] accepted every chunk. The records are
     /// checked against the stream's operation, and interned for `tally`'s (which should be
-    /// the same: [`JobTable::add_tally`](crate::JobTable::add_tally) refuses another operation's tally).
+    /// the same: [`JobTable::add_tally`](crate::JobTable::add_tally) refuses another
+    /// operation's tally).
     ///
     /// # Examples
     /// ```
