@@ -649,17 +649,28 @@ impl Server {
     }
 }
 
+/// The account of the first job in `jobs` (JSON Lines), and an Authorization header that
+/// makes it the caller in us-east-1: the access key id is the account, the credential scope
+/// the region.
+fn first_account_auth(jobs: &str) -> Result<(String, String), Box<dyn Error>> {
+    let first: Value = serde_json::from_str(jobs.lines().next().ok_or("no job")?)?;
+    let account = first
+        .get("AccountId")
+        .and_then(Value::as_str)
+        .ok_or("no AccountId")?;
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={account}/20261127/us-east-1/backup/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    Ok((account.to_owned(), auth))
+}
+
 #[test]
 fn serve_answers_http_on_a_free_port() -> TestResult {
     let dir = scratch("serve")?;
     let path = dir.join("backup.jsonl");
     let jobs = generate("backup", "3000", "3")?;
     fs::write(&path, &jobs)?;
-    let first: Value = serde_json::from_str(jobs.lines().next().ok_or("no job")?)?;
-    let account = first
-        .get("AccountId")
-        .and_then(Value::as_str)
-        .ok_or("no AccountId")?;
+    let (account, auth) = first_account_auth(&jobs)?;
     // Server::start passes `--now NOW`.
     let server = Server::start(&["--backup-jobs", path.to_str().ok_or("path")?])?;
     assert!(
@@ -668,10 +679,6 @@ fn serve_answers_http_on_a_free_port() -> TestResult {
         server.addr
     );
 
-    // The access key id is the account; the credential scope is the region.
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={account}/20261127/us-east-1/backup/aws4_request, SignedHeaders=host, Signature=0"
-    );
     let reply = server.get("/audit/backup-job-summaries?State=ANY", Some(&auth))?;
     let body = reply.json()?;
     assert_eq!(reply.status, 200, "{body}");
@@ -685,7 +692,7 @@ fn serve_answers_http_on_a_free_port() -> TestResult {
     assert!(!listed.is_empty());
     assert!(listed
         .iter()
-        .all(|r| r.get("AccountId").and_then(Value::as_str) == Some(account)));
+        .all(|r| r.get("AccountId").and_then(Value::as_str) == Some(account.as_str())));
     assert!(listed
         .iter()
         .all(|r| r.get("Region").and_then(Value::as_str) == Some("us-east-1")));
@@ -721,14 +728,7 @@ fn serve_with_ignored_job_ids_answers_as_with_them() -> TestResult {
     let path = dir.join("backup.jsonl");
     let jobs = generate("backup", "6000", "5")?;
     fs::write(&path, &jobs)?;
-    let first: Value = serde_json::from_str(jobs.lines().next().ok_or("no job")?)?;
-    let account = first
-        .get("AccountId")
-        .and_then(Value::as_str)
-        .ok_or("no AccountId")?;
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={account}/20261127/us-east-1/backup/aws4_request, SignedHeaders=host, Signature=0"
-    );
+    let (_, auth) = first_account_auth(&jobs)?;
     let path = path.to_str().ok_or("path")?;
     let target =
         "/audit/backup-job-summaries?State=ANY&ResourceType=ANY&AggregationPeriod=FOURTEEN_DAYS";
